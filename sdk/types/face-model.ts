@@ -57,6 +57,9 @@ export interface FaceModel {
   expressionDim: number;
   /** Name of each expression column; ARKit blendshape names where the column is one. */
   expressionNames: string[];
+  /** σ_k of each expression column: column k of E_e is σ_k × (blendshape k at full activation),
+   * so the ARKit-style weight of column k is σ_k · δ_k (1 = full activation). */
+  expressionSigma: Float32Array;
   /** A_r: (N, 3) mean albedo, linear RGB 0..1 (Eq. 3). */
   albedoMean: Float32Array;
   /** E_r: (3N, 80) linear RGB per unit coefficient (Eq. 3). */
