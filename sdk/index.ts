@@ -1,0 +1,4 @@
+/** mofa-web public entry point (dist/mofa-web.js). */
+export { MofaError, type MofaErrorCode, type SerializedMofaError } from './errors.js';
+export type { Adjacency, FaceModel, MeshTopology, T1Topology, T2Topology } from './types/face-model.js';
+export { loadFaceModel } from './model/load-face-model.js';
