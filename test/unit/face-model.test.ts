@@ -76,14 +76,17 @@ describe('face-model bundle', () => {
 
   it('L: T1 → T2 rows are convex combinations', () => {
     const { index, weight } = model.t2.fromT1;
+    let maxSumErr = 0, minWeight = Infinity, maxIndex = 0;
     for (let j = 0; j < model.t2.vertexCount; j++) {
-      const s = weight[3 * j] + weight[3 * j + 1] + weight[3 * j + 2];
-      expect(Math.abs(s - 1)).toBeLessThan(1e-5);
+      maxSumErr = Math.max(maxSumErr, Math.abs(weight[3 * j] + weight[3 * j + 1] + weight[3 * j + 2] - 1));
       for (let k = 0; k < 3; k++) {
-        expect(weight[3 * j + k]).toBeGreaterThanOrEqual(-1e-6);
-        expect(index[3 * j + k]).toBeLessThan(model.t1.vertexCount);
+        minWeight = Math.min(minWeight, weight[3 * j + k]);
+        maxIndex = Math.max(maxIndex, index[3 * j + k]);
       }
     }
+    expect(maxSumErr).toBeLessThan(1e-5);
+    expect(minWeight).toBeGreaterThanOrEqual(-1e-6);
+    expect(maxIndex).toBeLessThan(model.t1.vertexCount);
   });
 
   it('adjacency is symmetric and matches the triangle edges', () => {
@@ -93,10 +96,12 @@ describe('face-model bundle', () => {
         for (let p = offsets[a]; p < offsets[a + 1]; p++) if (neighbors[p] === b) return true;
         return false;
       };
+      let missing = 0;
       for (let f = 0; f < t.index.length; f += 3) {
         const [a, b, c] = [t.index[f], t.index[f + 1], t.index[f + 2]];
-        expect(has(a, b) && has(b, a) && has(b, c) && has(c, a)).toBe(true);
+        if (!(has(a, b) && has(b, a) && has(b, c) && has(c, b) && has(c, a) && has(a, c))) missing++;
       }
+      expect(missing).toBe(0);
     }
   });
 

@@ -59,6 +59,11 @@ def build(mp_dir, out_dir):
         versions = json.load(f)
 
     region_names = sorted(geo["regions"].keys())
+    # Front face for the photometric loss (Sec. 6): every T1 vertex (the canonical mesh's
+    # boundary is the face oval) except the eye openings, whose iris/sclera colours the skin
+    # albedo model cannot explain.
+    eyes = np.union1d(geo["regions"]["left_eye"], geo["regions"]["right_eye"])
+    front_face = np.setdiff1d(np.asarray(geo["front_face"]), eyes)
     arrays = [
         ("base.meanShape", canon["vertices"], "f32"),
         ("base.albedoMean", bs["albedo_mean"], "f32"),
@@ -81,7 +86,7 @@ def build(mp_dir, out_dir):
         ("t2.fromT1.weight", geo["L_weight"], "f32"),
         ("landmarks.mediapipe468", np.arange(468), "u32"),
         ("landmarks.ibug68", geo["ibug68"], "u32"),
-        ("frontFace", geo["front_face"], "u32"),
+        ("frontFace", front_face, "u32"),
     ] + [(f"region.{r}", geo["regions"][r], "u32") for r in region_names]
 
     header = {
