@@ -980,8 +980,9 @@ def build_albedo(ctx, stats):
     cols.append(-masks["brows"][:, None] * mean * np.array([0.22, 0.24, 0.24]))
     # 4 beard shadow: darker, slightly bluish (hair under the skin scatters blue back)
     cols.append(-masks["beard"][:, None] * mean * np.array([0.12, 0.10, 0.05]))
-    # 5 cheek redness (local haemoglobin)
-    cols.append(-masks["cheeks"][:, None] * mean * 0.12 * HB_EPS)
+    # 5 cheek redness (local haemoglobin). Amplitude 0.06: at 0.12 the negative side of
+    # this symmetric Gaussian mode gave visibly green cheeks at 2 SD (contact sheet review).
+    cols.append(-masks["cheeks"][:, None] * mean * 0.06 * HB_EPS)
     # 6 nose redness
     cols.append(-masks["nose"][:, None] * mean * 0.10 * HB_EPS)
     # 7 periorbital darkening (slightly bluish-purple)
