@@ -13,7 +13,7 @@ sys.path.insert(0, HERE)
 import geometry as G  # noqa: E402
 import mp_assets  # noqa: E402
 
-MP_DIR = os.path.join(HERE, "..", "..", "build", "mediapipe")
+MP_DIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build", "mediapipe")
 KEYS = {"t1_vertices", "S", "t1_faces", "t1_uv", "t2_faces", "t2_uv", "L_index", "L_weight", "ibug68",
         "front_face", "regions", "t1_adjacency", "t2_adjacency", "stats", "removed_mouth_triangles"}
 
