@@ -33,3 +33,25 @@ export function free(ptr: usize): void {
 export function resetHeap(): void {
   heap.reset();
 }
+
+export {
+  decodeAffine,
+  decodeAffineVertices,
+  normalsAll,
+  normalsVertices,
+  markOneRing,
+  visibleFront,
+  gramAccumulate,
+  optScratchBytes,
+  optRestCols,
+  optSetScratch,
+  optClearGram,
+  optGramGeoPtr,
+  optGramRestPtr,
+  optLastStat,
+  optAssemble,
+  photoTerm,
+  landmarkTerm,
+  OPT_CHUNK,
+  P_COUNT,
+} from './opt';

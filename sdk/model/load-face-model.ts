@@ -104,7 +104,9 @@ export async function parseFaceModel(bytes: Uint8Array): Promise<FaceModel> {
   }
   if (header.format !== 'mofa-face-model' || header.formatVersion !== version) throw integrity('header format fields do not match the preamble');
   // Copy the data section so typed views are aligned regardless of the caller's buffer offset.
-  const data = bytes.slice(16 + headerLen);
+  // (An explicit copy: a Node Buffer's `slice` returns a view, not a copy.)
+  const data = new Uint8Array(dataLen);
+  data.set(bytes.subarray(16 + headerLen));
   const digest = await sha256Hex(data);
   if (digest !== header.sha256) throw integrity(`SHA-256 mismatch (data ${digest.slice(0, 12)}…, header ${String(header.sha256).slice(0, 12)}…)`);
 

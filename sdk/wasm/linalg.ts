@@ -50,6 +50,15 @@ export async function loadLinalg(source: WasmSource): Promise<WasmLinalg> {
   return { exports: ex, choleskySolve: (a, b, lambda = 0) => choleskySolveWasm(ex, a, b, lambda) };
 }
 
+/**
+ * Instantiates a fresh copy of mofa.wasm (its own linear memory). Used by `loadLinalg` and by
+ * owners that keep long-lived data in the module's memory (sdk/wasm/opt-backend.ts), so their
+ * allocations never interleave with another owner's in the stub runtime's bump allocator.
+ */
+export async function instantiateMofaWasm(source: WasmSource): Promise<WebAssembly.Instance> {
+  return instantiate(source);
+}
+
 async function instantiate(source: WasmSource): Promise<WebAssembly.Instance> {
   let memory: WebAssembly.Memory | undefined;
   const imports: WebAssembly.Imports = {

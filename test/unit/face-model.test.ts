@@ -105,6 +105,15 @@ describe('face-model bundle', () => {
     }
   });
 
+  it('accepts a Node Buffer (whose slice() is a view) and a view at an odd offset', async () => {
+    const m1 = await loadFaceModel(readFileSync(BUNDLE));
+    expect(m1.t1.vertexCount).toBe(model.t1.vertexCount);
+    const padded = new Uint8Array(bytes.length + 3);
+    padded.set(bytes, 3);
+    const m2 = await parseFaceModel(padded.subarray(3));
+    expect(m2.t1.meanShape[3 * 263]).toBe(model.t1.meanShape[3 * 263]);
+  });
+
   it('rejects a truncated file', async () => {
     await expectIntegrity(parseFaceModel(bytes.subarray(0, bytes.length - 1000)));
     await expectIntegrity(parseFaceModel(bytes.subarray(0, 10)));
