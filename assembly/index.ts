@@ -55,3 +55,6 @@ export {
   OPT_CHUNK,
   P_COUNT,
 } from './opt';
+
+export { remap } from './remap';
+export * from './refine';
