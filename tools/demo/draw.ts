@@ -1,51 +1,17 @@
 /**
- * Minimal raster drawing on RGBA8 images for the demo overlays (Node tooling, not SDK).
+ * Demo-overlay shapes (box, rotated ROI, mesh edges) on RGBA8 images, built on the SDK's
+ * sdk/render/draw.ts primitives (Node tooling, not SDK).
  * Coordinates are image px (origin top-left, +y down, pixel centres at +0.5).
- * Colours are [r, g, b, a] with a in 0..1 (alpha blended over the image).
+ * Colours are [r, g, b, a] bytes 0..255 (alpha blended over the image), as in sdk/render/draw.ts.
  */
 import type { RgbaImage } from '../../sdk/vision/image.js';
+import { drawLine, type Rgba } from '../../sdk/render/draw.js';
 
-export type Rgba = [number, number, number, number];
+export type { Rgba };
 
 /** A copy of `img` with a fresh, writable Uint8ClampedArray. */
 export function cloneImage(img: RgbaImage): { data: Uint8ClampedArray; width: number; height: number } {
   return { data: new Uint8ClampedArray(img.data), width: img.width, height: img.height };
-}
-
-function blend(img: { data: Uint8ClampedArray; width: number; height: number }, x: number, y: number, c: Rgba, cover = 1): void {
-  if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
-  const a = c[3] * cover;
-  const p = (y * img.width + x) * 4;
-  img.data[p] += a * (c[0] - img.data[p]);
-  img.data[p + 1] += a * (c[1] - img.data[p + 1]);
-  img.data[p + 2] += a * (c[2] - img.data[p + 2]);
-}
-
-/** Anti-aliased-ish line: samples every 0.5 px along the segment and splats into the nearest pixel. */
-export function drawLine(img: { data: Uint8ClampedArray; width: number; height: number }, x0: number, y0: number, x1: number, y1: number, c: Rgba): void {
-  const len = Math.hypot(x1 - x0, y1 - y0);
-  const n = Math.max(1, Math.ceil(len * 1.5));
-  let lastX = NaN;
-  let lastY = NaN;
-  for (let i = 0; i <= n; i++) {
-    const t = i / n;
-    const x = Math.floor(x0 + t * (x1 - x0));
-    const y = Math.floor(y0 + t * (y1 - y0));
-    if (x === lastX && y === lastY) continue; // blend each pixel once per line
-    blend(img, x, y, c);
-    lastX = x;
-    lastY = y;
-  }
-}
-
-/** Filled disc of radius r px centred at (cx, cy). */
-export function drawDot(img: { data: Uint8ClampedArray; width: number; height: number }, cx: number, cy: number, r: number, c: Rgba): void {
-  for (let y = Math.floor(cy - r); y <= Math.ceil(cy + r); y++) {
-    for (let x = Math.floor(cx - r); x <= Math.ceil(cx + r); x++) {
-      const d = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
-      if (d <= r + 0.5) blend(img, x, y, c, Math.min(1, r + 0.5 - d));
-    }
-  }
 }
 
 /** Axis-aligned rectangle outline, `thickness` px wide, drawn inside the box edges. */

@@ -18,7 +18,8 @@ import { readImage, writePng } from '../../sdk/node/image-io.js';
 import { FaceDetector } from '../../sdk/vision/face-detector.js';
 import { FaceLandmarker } from '../../sdk/vision/face-landmarker.js';
 import { fitCanonicalToLandmarks } from '../../sdk/vision/similarity.js';
-import { cloneImage, drawDot, drawLine, drawRect, drawRotatedSquare, triangleEdges } from './draw.js';
+import { drawLine, drawPoints } from '../../sdk/render/draw.js';
+import { cloneImage, drawRect, drawRotatedSquare, triangleEdges } from './draw.js';
 
 const BUNDLE = 'models/mofa-face-v1.mofa';
 const CANONICAL_FIXTURE = 'test/fixtures/canonical468.json';
@@ -105,8 +106,8 @@ async function main(): Promise<void> {
         })),
       };
       for (const d of detections) {
-        drawRect(overlay, d.box, [255, 40, 40, 1]);
-        for (const [x, y] of d.keypoints) drawDot(overlay, x, y, 3, [255, 220, 0, 1]);
+        drawRect(overlay, d.box, [255, 40, 40, 255]);
+        drawPoints(overlay, d.keypoints.flat(), { radius: 3, color: [255, 220, 0, 255] });
       }
       if (detections.length > 0) {
         t = performance.now();
@@ -117,15 +118,15 @@ async function main(): Promise<void> {
         const fit = fitCanonicalToLandmarks(canonical.vertices, lm.points);
         timings.fit = round(performance.now() - t);
 
-        drawRotatedSquare(overlay, lm.roi, [255, 0, 255, 0.8]);
+        drawRotatedSquare(overlay, lm.roi, [255, 0, 255, 204]);
         const fp = fit.fittedPoints;
         for (let e = 0; e < edges.length; e += 2) {
           const a = edges[e];
           const b = edges[e + 1];
-          drawLine(overlay, fp[3 * a], fp[3 * a + 1], fp[3 * b], fp[3 * b + 1], [0, 200, 255, 0.35]);
+          drawLine(overlay, fp[3 * a], fp[3 * a + 1], fp[3 * b], fp[3 * b + 1], [0, 200, 255, 89]);
         }
         const r = Math.max(1, Math.min(2.5, fit.iodPx / 60));
-        for (let i = 0; i < 468; i++) drawDot(overlay, lm.points[3 * i], lm.points[3 * i + 1], r * 0.6, [40, 255, 40, 1]);
+        drawPoints(overlay, Float32Array.from({ length: 2 * 468 }, (_, k) => lm.points[3 * (k >> 1) + (k & 1)]), { radius: r * 0.6, color: [40, 255, 40, 255] });
 
         line.landmarker = {
           passes: landmarker.passes,
