@@ -6,3 +6,9 @@ export { FACE_MODEL_FORMAT_VERSION, type FaceModelSource } from './model/load-fa
 export { FaceDetector } from './vision/face-detector.js';
 export { FaceLandmarker } from './vision/face-landmarker.js';
 export type * from './vision/types.js';
+export { createReconstructor, reconstruct, type Reconstructor, type ImageInput } from './reconstructor.js';
+export type * from './types/reconstruct-options.js';
+export type * from './types/reconstruct-result.js';
+export type { Initializer, OptStage, RefineStage, FaceStageInput, InitialCode, InitialFitReport, RefinedSurface } from './pipeline/stages.js';
+export { LandmarkFitInitializer } from './pipeline/landmark-initializer.js';
+export { MIN_IMAGE_SIDE, MAX_DETECTION_SIDE } from './pipeline/input.js';
