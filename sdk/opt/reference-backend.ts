@@ -65,8 +65,8 @@ export function linearizeReference(problem: OptProblem, x: Float64Array, iterati
   return { jtj, jtf, energy: energyTerms(photo, land, reg, P), set };
 }
 
-/** jtj_kk += a², jtf_k += a² x_k for the regulariser rows a·x_k of Eq. (10). */
-function addRegularizerNormalEquations(problem: OptProblem, x: Float64Array, jtj: Float64Array, jtf: Float64Array): void {
+/** jtj_kk += a², jtf_k += a² x_k for the regulariser rows a·x_k of Eq. (10) (shared by every backend: added on the CPU in f64). */
+export function addRegularizerNormalEquations(problem: OptProblem, x: Float64Array, jtj: Float64Array, jtf: Float64Array): void {
   const { reg, beta, delta } = problem.weights;
   const blocks: [number, number, number][] = [
     [CODE_OFFSET.alpha, CODE_SIZE.alpha, reg],

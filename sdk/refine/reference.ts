@@ -128,15 +128,20 @@ export interface RefineForward {
  * Lambert factors and the ambient offset into the SH coefficients, and freezes weights at D = 0.
  * @throws MofaError('BAD_INPUT') on inconsistent sizes.
  */
-export function prepareRefineState(problem: RefineProblem, weights: RefineWeights = REFINE_DEFAULTS): RefineState {
-  const { model } = problem;
-  const n1 = model.t1.vertexCount;
+/** Validates a RefineProblem's sizes (every backend calls this). @throws MofaError('BAD_INPUT'). */
+export function checkRefineProblem(problem: RefineProblem): void {
+  const n1 = problem.model.t1.vertexCount;
   if (problem.positionT1.length !== 3 * n1 || problem.albedoT1.length !== 3 * n1) {
     throw new MofaError('BAD_INPUT', `positionT1 (${problem.positionT1.length}) and albedoT1 (${problem.albedoT1.length}) must both be (N1, 3) with N1 = ${n1} T1 vertices`);
   }
   checkLinearImage(problem.image);
   if (problem.t.length !== 3) throw new MofaError('BAD_INPUT', `t must have 3 values (mm), got ${problem.t.length}`);
   if (!(problem.intrinsics.focalPx > 0)) throw new MofaError('BAD_INPUT', `intrinsics.focalPx must be > 0, got ${problem.intrinsics.focalPx}`);
+}
+
+export function prepareRefineState(problem: RefineProblem, weights: RefineWeights = REFINE_DEFAULTS): RefineState {
+  checkRefineProblem(problem);
+  const { model } = problem;
   const n = model.t2.vertexCount;
   const coarse = Float64Array.from(remapAttribute(problem.positionT1, 3, model.t2.fromT1));
   const albedo = Float64Array.from(remapAttribute(problem.albedoT1, 3, model.t2.fromT1));

@@ -25,6 +25,7 @@ import { effectiveGamma } from '../model/shading.js';
 import { rasterize } from '../render/rasterize.js';
 import type { FaceModel } from '../types/face-model.js';
 import type { EnergyTerms, Linearization, OptBackend, OptProblem } from '../opt/backend.js';
+import { addRegularizerNormalEquations } from '../opt/reference-backend.js';
 import {
   checkCode, checkOptProblem, energyTerms, IRLS_MIN_RESIDUAL, rotationDerivatives, sampleVertices,
   ZBUFFER_TOLERANCE_MM,
@@ -420,18 +421,7 @@ export class WasmOptBackend implements OptBackend {
     this.ex!.optAssemble(m.jtj, m.jtf);
     const jtj = this.f64(m.jtj, n * n).slice();
     const jtf = this.f64(m.jtf, n).slice();
-    const { reg, beta, delta } = this.problem!.weights;
-    const blocks: [number, number, number][] = [
-      [CODE_OFFSET.alpha, CODE_SIZE.alpha, reg],
-      [CODE_OFFSET.beta, CODE_SIZE.beta, reg * beta],
-      [CODE_OFFSET.delta, CODE_SIZE.delta, reg * delta],
-    ];
-    for (const [off, size, a2] of blocks) {
-      for (let k = off; k < off + size; k++) {
-        jtj[k * n + k] += a2;
-        jtf[k] += a2 * x[k];
-      }
-    }
+    addRegularizerNormalEquations(this.problem!, x, jtj, jtf);
     return { jtj, jtf };
   }
 

@@ -19,8 +19,7 @@
 import { MofaError } from '../errors.js';
 import type { RefineBackend } from '../refine/backend.js';
 import { REFINE_DEFAULTS, type RefineOptions } from '../refine/defaults.js';
-import { checkRefineOptions, foldedSh, IRLS_FLOOR, resolveRotation, type RefineProblem, type RefineRunResult } from '../refine/reference.js';
-import { checkLinearImage } from '../opt/image.js';
+import { checkRefineOptions, checkRefineProblem, foldedSh, IRLS_FLOOR, resolveRotation, type RefineProblem, type RefineRunResult } from '../refine/reference.js';
 import { instantiateMofaWasm, type WasmSource } from './linalg.js';
 import { asRemapExports, remapWasm, type RemapWasmExports } from './remap.js';
 
@@ -82,14 +81,8 @@ export class WasmRefineBackend implements RefineBackend {
 
   async setProblem(problem: RefineProblem): Promise<void> {
     const ex = this.live();
+    checkRefineProblem(problem);
     const { model } = problem;
-    const n1 = model.t1.vertexCount;
-    if (problem.positionT1.length !== 3 * n1 || problem.albedoT1.length !== 3 * n1) {
-      throw new MofaError('BAD_INPUT', `positionT1 (${problem.positionT1.length}) and albedoT1 (${problem.albedoT1.length}) must both be (N1, 3) with N1 = ${n1} T1 vertices`);
-    }
-    checkLinearImage(problem.image);
-    if (problem.t.length !== 3) throw new MofaError('BAD_INPUT', `t must have 3 values (mm), got ${problem.t.length}`);
-    if (!(problem.intrinsics.focalPx > 0)) throw new MofaError('BAD_INPUT', `intrinsics.focalPx must be > 0, got ${problem.intrinsics.focalPx}`);
     const R = resolveRotation(problem.R);
     const sh = foldedSh(problem.gamma);
     this.layout = null;

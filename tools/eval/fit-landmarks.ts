@@ -19,6 +19,7 @@
  */
 import { MofaError } from '../../sdk/errors.js';
 import type { FaceModel } from '../../sdk/types/face-model.js';
+import { landmarkToFitFrame } from '../../sdk/vision/similarity.js';
 
 /** Which model terms are fitted: pose only (mean face), + shape α, + shape α + expression δ. */
 export type FitMode = 'mean' | 'shape' | 'full';
@@ -265,15 +266,7 @@ export function fitLandmarks(sys: LandmarkSystem, targets: ArrayLike<number>, mo
 }
 
 /** Converts landmarker output (L, 3) (image px, y down, z smaller = closer) to fit targets (x, −y, −z). */
-export function landmarksToTargets(points: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(points.length);
-  for (let i = 0; i < points.length; i += 3) {
-    out[i] = points[i];
-    out[i + 1] = -points[i + 1];
-    out[i + 2] = -points[i + 2];
-  }
-  return out;
-}
+export const landmarksToTargets = landmarkToFitFrame;
 
 export function median(values: ArrayLike<number>): number {
   const a = Float64Array.from(values).sort();
