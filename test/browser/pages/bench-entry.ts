@@ -1,0 +1,105 @@
+/**
+ * Page-side half of `npm run bench` (bench/run.ts bundles this file into
+ * build/bench/bench-entry.js; bench.html loads it). Runs bench/opt-bench.ts in the page with the
+ * reference and WASM backends plus the WebGPU backend (sdk/gpu/opt-backend.ts) on the page's
+ * adapter (SwiftShader in headless Chromium without a GPU). Rows go to Node through the
+ * function `benchEmit` that bench/run.ts exposes; log lines through `benchLog`.
+ */
+import { runOptBench, type BenchRow, type DecodeFn, type ExtraBackend } from '../../../bench/opt-bench.js';
+import { DecodePass, interleaveGeometryBasis } from '../../../sdk/gpu/decode.js';
+import { GpuContext } from '../../../sdk/gpu/gpu-context.js';
+import { incidentTriangles, NormalsPass } from '../../../sdk/gpu/normals.js';
+import { OPT_FRAME_BYTES, packOptFrame } from '../../../sdk/gpu/opt-frame.js';
+import { WebGpuOptBackend } from '../../../sdk/gpu/opt-backend.js';
+import { JACOBIAN_COLUMNS } from '../../../sdk/gpu/residual-rows.js';
+import { CODE_DIM } from '../../../sdk/model/code-layout.js';
+import { DEFAULT_INTRINSICS } from '../../../sdk/model/camera.js';
+import { loadFaceModel } from '../../../sdk/model/load-face-model.js';
+import { defaultOptWeights } from '../../../sdk/opt/weights.js';
+import type { FaceModel } from '../../../sdk/types/face-model.js';
+
+interface BenchBridge {
+  benchEmit(row: BenchRow): Promise<void>;
+  benchLog(message: string): Promise<void>;
+}
+
+/**
+ * GPU decode of all N vertices: the backend's decode and normals passes (wgsl/decode.wgsl,
+ * wgsl/normals.wgsl) on buffers of their own, one submit, position / albedo / normal read back.
+ */
+function createGpuDecode(ctx: GpuContext, model: FaceModel): { decode: DecodeFn; destroy(): void } {
+  const N = model.t1.vertexCount;
+  const RW = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const frame = ctx.createBuffer('bench/frame', OPT_FRAME_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const code = ctx.createBuffer('bench/code', 4 * JACOBIAN_COLUMNS, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+  const geometryMean = ctx.createBufferWithData('bench/geometry-mean', model.t1.meanShape, GPUBufferUsage.STORAGE);
+  const geometryBasis = ctx.createBufferWithData('bench/geometry-basis',
+    interleaveGeometryBasis(model.shapeBasis, model.shapeDim, model.expressionBasis, model.expressionDim), GPUBufferUsage.STORAGE);
+  const albedoMean = ctx.createBufferWithData('bench/albedo-mean', model.albedoMean, GPUBufferUsage.STORAGE);
+  const albedoBasis = ctx.createBufferWithData('bench/albedo-basis', model.albedoBasis, GPUBufferUsage.STORAGE);
+  const triangles = ctx.createBufferWithData('bench/triangles', model.t1.index, GPUBufferUsage.STORAGE);
+  const incident = ctx.createBufferWithData('bench/incident', incidentTriangles(model.t1.index, N), GPUBufferUsage.STORAGE);
+  const position = ctx.createBuffer('bench/position', 12 * N, RW);
+  const albedo = ctx.createBuffer('bench/albedo', 12 * N, RW);
+  const normal = ctx.createBuffer('bench/normal', 12 * N, RW);
+  const all = [frame, code, geometryMean, geometryBasis, albedoMean, albedoBasis, triangles, incident, position, albedo, normal];
+  const decodePass = new DecodePass(ctx);
+  const normalsPass = new NormalsPass(ctx);
+  const { focalPx, cx, cy } = DEFAULT_INTRINSICS;
+  return {
+    decode: async (x) => {
+      ctx.device.queue.writeBuffer(frame, 0, packOptFrame({
+        x, intrinsics: { focalPx, cx, cy }, weights: defaultOptWeights, vertexCount: N, sampleCount: 0, landmarkCount: 0,
+        flags: 0, imageWidth: 240, imageHeight: 240,
+      }));
+      const c = new Float32Array(JACOBIAN_COLUMNS);
+      for (let k = 0; k < CODE_DIM; k++) c[k] = x[k];
+      ctx.device.queue.writeBuffer(code, 0, c);
+      const encoder = ctx.device.createCommandEncoder({ label: 'bench/decode' });
+      decodePass.encode(encoder, { frame, code, geometryMean, geometryBasis, albedoMean, albedoBasis, position, albedo }, N);
+      normalsPass.encode(encoder, { frame, position, triangles, incident, normal }, N);
+      ctx.device.queue.submit([encoder.finish()]);
+      const [p, a, n] = await Promise.all([ctx.readback(position, 0, 12 * N), ctx.readback(albedo, 0, 12 * N), ctx.readback(normal, 0, 12 * N)]);
+      return { position: new Float32Array(p), albedo: new Float32Array(a), normal: new Float32Array(n) };
+    },
+    destroy: () => { for (const b of all) ctx.destroyBuffer(b); },
+  };
+}
+
+export const mofaBench = {
+  /**
+   * Runs the whole benchmark in this page.
+   * @param o.webgpu include the WebGPU backend (default true); o.samples, o.runScale as in BenchOptions.
+   */
+  async run(o: { webgpu?: boolean; samples?: number[]; runScale?: number } = {}): Promise<BenchRow[]> {
+    const bridge = globalThis as unknown as BenchBridge;
+    const log = (m: string) => void bridge.benchLog(m);
+    const [model, wasm] = await Promise.all([
+      loadFaceModel('/models/mofa-face-v1.mofa'),
+      WebAssembly.compileStreaming(fetch('/build/wasm/mofa.wasm')),
+    ]);
+    const extra: ExtraBackend[] = [];
+    let ctx: GpuContext | null = null;
+    if (o.webgpu ?? true) {
+      ctx = await GpuContext.create({ label: 'mofa-bench' });
+      log(`webgpu adapter: ${JSON.stringify(ctx.adapter)}`);
+      const gpuDecode = createGpuDecode(ctx, model);
+      const c = ctx;
+      extra.push({
+        name: 'webgpu',
+        create: async () => new WebGpuOptBackend(c),
+        decode: gpuDecode.decode,
+        destroy: gpuDecode.destroy,
+      });
+    }
+    try {
+      return await runOptBench({
+        model, wasm, extra, samples: o.samples, runScale: o.runScale, log,
+        emit: (row) => void bridge.benchEmit(row),
+      });
+    } finally {
+      for (const e of extra) e.destroy();
+      ctx?.destroy();
+    }
+  },
+};
