@@ -39,9 +39,9 @@ import { perturbedCode, sceneProblem, syntheticScene, trueCode } from '../test/u
 
 export type BenchBackend = 'reference' | 'wasm' | 'webgpu';
 
-/** One output line of `npm run bench`. */
+/** One output line of `npm run bench` (Opt stages: this file; Refine stages: bench/refine-bench.ts). */
 export interface BenchRow {
-  stage: 'decode' | 'jtj_jtf' | 'cholesky' | 'gn_step' | 'opt_5';
+  stage: 'decode' | 'jtj_jtf' | 'cholesky' | 'gn_step' | 'opt_5' | 'remap' | 'refine_250';
   backend: BenchBackend;
   vertices: number | null;
   ms_median: number;
@@ -49,6 +49,11 @@ export interface BenchRow {
   runs: number;
   /** TS reference median / this backend's median, same run; 1 for reference rows; null without a reference. */
   ratio_vs_reference: number | null;
+  /**
+   * Only on rows whose iterations were not all run (the refine_250 reference row): the number
+   * of iterations actually timed; the row's ms are extrapolated to the stage's count from them.
+   */
+  extrapolated_from_iterations?: number;
 }
 
 /** Decode of all T1 vertices (shape, albedo, normals) into JS memory. */
@@ -89,13 +94,15 @@ export async function timeRuns(fn: () => unknown | Promise<unknown>, runs: numbe
   return times;
 }
 
-function median(v: number[]): number {
+/** Median of a non-empty list. */
+export function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }
 
-const round = (v: number, digits = 3) => Number(v.toFixed(digits));
+/** `v` rounded to `digits` decimals (as a number, for the JSON rows). */
+export const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
 /** Wasm decode of all N vertices (decodeAffine ×2 + normalsAll) on its own instance of mofa.wasm. */
 export async function createWasmDecode(module: WebAssembly.Module, model: FaceModel): Promise<{ decode: DecodeFn; destroy(): void }> {
@@ -141,7 +148,8 @@ export function referenceDecode(model: FaceModel): DecodeFn {
   };
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** max_i |a_i − b_i| (Infinity if any difference is NaN). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i] - b[i]);

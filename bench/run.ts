@@ -1,7 +1,9 @@
 /**
- * `npm run bench` — Opt benchmark (issue 3, item 7; stages and problem: bench/opt-bench.ts,
- * how to read the output: bench/README.md). Prints ONE JSON object per line to stdout:
+ * `npm run bench` — Opt benchmark (issue 3, item 7; stages and problem: bench/opt-bench.ts) and
+ * Refine benchmark (issue 4, item 6; bench/refine-bench.ts); how to read the output:
+ * bench/README.md. Prints ONE JSON object per line to stdout:
  *   {"stage","backend","vertices","ms_median","ms_min","runs","ratio_vs_reference"}
+ * (+ "extrapolated_from_iterations" on the refine_250 reference row when it is extrapolated)
  * and progress / context (adapter, machine load, |P|, energies) to stderr.
  *
  * Default: bundles test/browser/pages/bench-entry.ts (rollup + ts.transpileModule, WGSL as
@@ -14,7 +16,9 @@
  *   --node          reference + wasm rows in Node only (no browser, no bundle).
  *   --no-webgpu     browser run without the WebGPU backend.
  *   --samples=2000,5000   sample sizes of the sampled problems (default 2000,5000).
- *   --runs=<scale>  multiply run counts (default 1; never below 5 fast / 3 slow runs).
+ *   --runs=<scale>  multiply run counts (default 1; never below the minimums of README.md).
+ *   --only=opt|refine   run only the Opt or only the Refine stages (default: both, Opt first).
+ *   --ref-its=<k>   iterations the TS reference runs for refine_250 (default 20, extrapolated to 250).
  * Needs build/wasm/mofa.wasm (`npm run build:wasm`) and models/mofa-face-v1.mofa.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -37,27 +41,38 @@ const CHROMIUM_ARGS = [
   '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
 ];
 
+type Suite = 'opt' | 'refine';
+
 interface Cli {
   node: boolean;
   webgpu: boolean;
+  only: Suite[];
+  refIts?: number;
   samples?: number[];
   runScale?: number;
 }
 
 function parseArgs(argv: string[]): Cli {
-  const cli: Cli = { node: false, webgpu: true };
+  const cli: Cli = { node: false, webgpu: true, only: ['opt', 'refine'] };
   for (const a of argv) {
     if (a === '--node') cli.node = true;
     else if (a === '--no-webgpu') cli.webgpu = false;
     else if (a.startsWith('--samples=')) cli.samples = a.slice(10).split(',').map(Number);
     else if (a.startsWith('--runs=')) cli.runScale = Number(a.slice(7));
+    else if (a.startsWith('--ref-its=')) cli.refIts = Number(a.slice(10));
+    else if (a.startsWith('--only=')) {
+      const s = a.slice(7);
+      if (s !== 'opt' && s !== 'refine') throw new Error(`--only: 'opt' or 'refine', got '${s}'`);
+      cli.only = [s];
+    }
     else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: npm run bench [-- --node | --no-webgpu | --samples=2000,5000 | --runs=1]\n');
+      process.stderr.write('usage: npm run bench [-- --node | --no-webgpu | --only=opt|refine | --samples=2000,5000 | --runs=1 | --ref-its=20]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }
   if (cli.samples && !cli.samples.every((s) => Number.isInteger(s) && s > 0)) throw new Error('--samples: positive integers, comma-separated');
   if (cli.runScale !== undefined && !(cli.runScale > 0)) throw new Error('--runs: a positive number');
+  if (cli.refIts !== undefined && !(Number.isInteger(cli.refIts) && cli.refIts >= 1 && cli.refIts <= 250)) throw new Error('--ref-its: an integer in 1..250');
   return cli;
 }
 
@@ -72,10 +87,13 @@ function machine(): string {
 async function runNode(cli: Cli): Promise<void> {
   const { loadFaceModel } = await import('../sdk/model/load-face-model.js');
   const { runOptBench } = await import('./opt-bench.js');
+  const { runRefineBench } = await import('./refine-bench.js');
   const model = await loadFaceModel(MODEL);
   const wasm = await WebAssembly.compile(readFileSync(WASM));
-  log(`Node ${process.version}, reference + wasm only`);
-  await runOptBench({ model, wasm, samples: cli.samples, runScale: cli.runScale, emit, log });
+  log(`Node ${process.version}, reference + wasm only; stages: ${cli.only.join(', ')}`);
+  if (cli.only.includes('opt')) await runOptBench({ model, wasm, samples: cli.samples, runScale: cli.runScale, emit, log });
+  const cpuMs = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+  if (cli.only.includes('refine')) await runRefineBench({ model, wasm, runScale: cli.runScale, referenceIterations: cli.refIts, cpuMs, emit, log });
 }
 
 /** Bundles the page entry: `./x.js` imports resolve to `./x.ts`, types stripped by ts.transpileModule. */
@@ -141,7 +159,7 @@ async function runBrowser(cli: Cli): Promise<void> {
     if (problems.length) throw new Error(problems.join('\n'));
     await page.evaluate(
       (o) => (globalThis as unknown as { mofaBench: { run(o: unknown): Promise<unknown> } }).mofaBench.run(o).then(() => undefined),
-      { webgpu: cli.webgpu, samples: cli.samples, runScale: cli.runScale },
+      { webgpu: cli.webgpu, samples: cli.samples, runScale: cli.runScale, only: cli.only, referenceIterations: cli.refIts },
     );
     if (problems.length) throw new Error(problems.join('\n'));
   } finally {

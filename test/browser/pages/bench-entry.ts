@@ -1,16 +1,20 @@
 /**
  * Page-side half of `npm run bench` (bench/run.ts bundles this file into
- * build/bench/bench-entry.js; bench.html loads it). Runs bench/opt-bench.ts in the page with the
- * reference and WASM backends plus the WebGPU backend (sdk/gpu/opt-backend.ts) on the page's
- * adapter (SwiftShader in headless Chromium without a GPU). Rows go to Node through the
- * function `benchEmit` that bench/run.ts exposes; log lines through `benchLog`.
+ * build/bench/bench-entry.js; bench.html loads it). Runs bench/opt-bench.ts and
+ * bench/refine-bench.ts in the page with the reference and WASM backends plus the WebGPU
+ * backends (sdk/gpu/opt-backend.ts, sdk/gpu/refine-backend.ts, sdk/gpu/refine-remap.ts) on the
+ * page's adapter (SwiftShader in headless Chromium without a GPU), all on one GpuContext. Rows go
+ * to Node through the function `benchEmit` that bench/run.ts exposes; log lines through `benchLog`.
  */
 import { runOptBench, type BenchRow, type DecodeFn, type ExtraBackend } from '../../../bench/opt-bench.js';
+import { runRefineBench, type RefineExtraBackend, type RemapFn } from '../../../bench/refine-bench.js';
 import { DecodePass, interleaveGeometryBasis } from '../../../sdk/gpu/decode.js';
 import { GpuContext } from '../../../sdk/gpu/gpu-context.js';
 import { incidentTriangles, NormalsPass } from '../../../sdk/gpu/normals.js';
 import { OPT_FRAME_BYTES, packOptFrame } from '../../../sdk/gpu/opt-frame.js';
 import { WebGpuOptBackend } from '../../../sdk/gpu/opt-backend.js';
+import { WebGpuRefineBackend } from '../../../sdk/gpu/refine-backend.js';
+import { RefineRemapPass } from '../../../sdk/gpu/refine-remap.js';
 import { JACOBIAN_COLUMNS } from '../../../sdk/gpu/residual-rows.js';
 import { CODE_DIM } from '../../../sdk/model/code-layout.js';
 import { DEFAULT_INTRINSICS } from '../../../sdk/model/camera.js';
@@ -66,12 +70,42 @@ function createGpuDecode(ctx: GpuContext, model: FaceModel): { decode: DecodeFn;
   };
 }
 
+/**
+ * GPU T1 → T2 remap of positions + albedo (wgsl/refine_remap.wgsl via RefineRemapPass): L is
+ * uploaded once; per call the two (N1, 3) attributes are written, both remaps recorded in one
+ * command buffer, submitted, and the two (N2, 3) results read back.
+ */
+function createGpuRemap(ctx: GpuContext, model: FaceModel): { remap: RemapFn; destroy(): void } {
+  const N1 = model.t1.vertexCount, N2 = model.t2.vertexCount;
+  const pass = new RefineRemapPass(ctx, model.t2.fromT1);
+  const src = [0, 1].map((k) => ctx.createBuffer(`bench/remap-src-${k}`, 12 * N1, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST));
+  const dst = [0, 1].map((k) => ctx.createBuffer(`bench/remap-dst-${k}`, 12 * N2, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC));
+  return {
+    remap: async (position, albedo) => {
+      ctx.device.queue.writeBuffer(src[0], 0, position as Float32Array<ArrayBuffer>);
+      ctx.device.queue.writeBuffer(src[1], 0, albedo as Float32Array<ArrayBuffer>);
+      const encoder = ctx.device.createCommandEncoder({ label: 'bench/remap' });
+      pass.encode(encoder, src[0], dst[0], 3);
+      pass.encode(encoder, src[1], dst[1], 3);
+      ctx.device.queue.submit([encoder.finish()]);
+      const [p, a] = await Promise.all([ctx.readback(dst[0], 0, 12 * N2), ctx.readback(dst[1], 0, 12 * N2)]);
+      return { position: new Float32Array(p), albedo: new Float32Array(a) };
+    },
+    destroy: () => {
+      pass.destroy();
+      for (const b of [...src, ...dst]) ctx.destroyBuffer(b);
+    },
+  };
+}
+
 export const mofaBench = {
   /**
    * Runs the whole benchmark in this page.
-   * @param o.webgpu include the WebGPU backend (default true); o.samples, o.runScale as in BenchOptions.
+   * @param o.webgpu include the WebGPU backends (default true); o.samples, o.runScale as in
+   *   BenchOptions; o.only which suites (default both, Opt first); o.referenceIterations as in
+   *   RefineBenchOptions.
    */
-  async run(o: { webgpu?: boolean; samples?: number[]; runScale?: number } = {}): Promise<BenchRow[]> {
+  async run(o: { webgpu?: boolean; samples?: number[]; runScale?: number; only?: Array<'opt' | 'refine'>; referenceIterations?: number } = {}): Promise<BenchRow[]> {
     const bridge = globalThis as unknown as BenchBridge;
     const log = (m: string) => void bridge.benchLog(m);
     const [model, wasm] = await Promise.all([
@@ -79,6 +113,8 @@ export const mofaBench = {
       WebAssembly.compileStreaming(fetch('/build/wasm/mofa.wasm')),
     ]);
     const extra: ExtraBackend[] = [];
+    const refineExtra: RefineExtraBackend[] = [];
+    const only = o.only ?? ['opt', 'refine'];
     let ctx: GpuContext | null = null;
     if (o.webgpu ?? true) {
       ctx = await GpuContext.create({ label: 'mofa-bench' });
@@ -91,12 +127,18 @@ export const mofaBench = {
         decode: gpuDecode.decode,
         destroy: gpuDecode.destroy,
       });
-    }
-    try {
-      return await runOptBench({
-        model, wasm, extra, samples: o.samples, runScale: o.runScale, log,
-        emit: (row) => void bridge.benchEmit(row),
+      refineExtra.push({
+        name: 'webgpu',
+        createRefine: async () => new WebGpuRefineBackend(c),
+        createRemap: async (m) => createGpuRemap(c, m),
       });
+    }
+    const emit = (row: BenchRow) => void bridge.benchEmit(row);
+    try {
+      const rows: BenchRow[] = [];
+      if (only.includes('opt')) rows.push(...await runOptBench({ model, wasm, extra, samples: o.samples, runScale: o.runScale, log, emit }));
+      if (only.includes('refine')) rows.push(...await runRefineBench({ model, wasm, extra: refineExtra, runScale: o.runScale, referenceIterations: o.referenceIterations, log, emit }));
+      return rows;
     } finally {
       for (const e of extra) e.destroy();
       ctx?.destroy();
