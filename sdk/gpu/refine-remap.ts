@@ -21,7 +21,8 @@ export class RefineRemapPass {
   private readonly ctx: GpuContext;
   private readonly index: GPUBuffer;
   private readonly weight: GPUBuffer;
-  private readonly params: GPUBuffer[] = [];
+  /** One immutable parameter uniform per attribute width (the vertex count is fixed), so repeated encodes allocate nothing. */
+  private readonly params = new Map<number, GPUBuffer>();
 
   /** Uploads `map` (FaceModel.t2.fromT1) and builds the pipeline. */
   constructor(ctx: GpuContext, map: VertexMap, workgroupSize = REFINE_WORKGROUP_SIZE) {
@@ -43,9 +44,11 @@ export class RefineRemapPass {
   encode(encoder: GPUCommandEncoder, src: GPUBuffer, dst: GPUBuffer, width: number): void {
     if (!(Number.isInteger(width) && width >= 1)) throw new MofaError('BAD_INPUT', `remap width must be a positive integer, got ${width}`);
     if (dst.size < 4 * this.count * width) throw new MofaError('BAD_INPUT', `remap destination '${dst.label}' has ${dst.size} bytes, needs ${4 * this.count * width}`);
-    // One small uniform per encoded remap, so several can share a command buffer.
-    const params = this.ctx.createBufferWithData(`refine-remap/params-${this.params.length}`, Uint32Array.of(this.count, width, 0, 0), GPUBufferUsage.UNIFORM);
-    this.params.push(params);
+    let params = this.params.get(width);
+    if (!params) {
+      params = this.ctx.createBufferWithData(`refine-remap/params-w${width}`, Uint32Array.of(this.count, width, 0, 0), GPUBufferUsage.UNIFORM);
+      this.params.set(width, params);
+    }
     const pass = encoder.beginComputePass({ label: 'refine_remap' });
     this.kernel.dispatch(pass, this.kernel.bind([params, src, this.index, this.weight, dst]), this.count * width);
     pass.end();
@@ -53,7 +56,7 @@ export class RefineRemapPass {
 
   /** Frees the map and the parameter buffers. */
   destroy(): void {
-    for (const b of [this.index, this.weight, ...this.params]) this.ctx.destroyBuffer(b);
-    this.params.length = 0;
+    for (const b of [this.index, this.weight, ...this.params.values()]) this.ctx.destroyBuffer(b);
+    this.params.clear();
   }
 }
