@@ -5,6 +5,8 @@
 //                       time through ort.env.wasm.wasmPaths)
 //   build/wasm/mofa.wasm → dist/assets/mofa-[hash].wasm (imported as a URL: `…/mofa.wasm?url`)
 //   models/*.mofa, *.onnx → dist/assets/ (copied when present)
+//   sdk/node/cli.ts   → dist/cli.js (Node ESM, run by bin/mofa-web.mjs; onnxruntime-web, comlink,
+//                       pngjs, jpeg-js and node:* external; its assets resolve to dist/assets/)
 import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -85,6 +87,9 @@ export default [
   {
     input: { 'mofa-web': 'sdk/index.ts' },
     external: [/^onnxruntime-web(\/.*)?$/, 'comlink'],
+    // Keep the library's own code in dist/mofa-web.js when dynamic imports (GPU stages, the
+    // wasm URL) split chunks off: its worker URLs are resolved relative to that file.
+    preserveEntrySignatures: 'allow-extension',
     plugins: [
       cleanDist(),
       wgslString(),
@@ -116,6 +121,31 @@ export default [
       sourcemap: true,
       entryFileNames: 'workers/[name].js',
       chunkFileNames: 'workers/chunks/[name]-[hash].js',
+      assetFileNames: 'assets/[name]-[hash][extname]', // shared with the library bundle
+    },
+  },
+  {
+    // The `mofa-web` CLI for Node. It decodes image files itself (sdk/node/image-io.ts, bundled
+    // here) and passes RGBA buffers to reconstruct(), so it never needs the library's lazy
+    // `../node/image-io.js` import, which Rollup does not emit.
+    input: { cli: 'sdk/node/cli.ts' },
+    // The SDK code must stay in dist/cli.js itself (the default asset locations are resolved
+    // against its import.meta.url → dist/assets/): let Rollup add the exports the lazy chunks
+    // need to the entry instead of moving everything into a chunk behind a facade.
+    preserveEntrySignatures: 'allow-extension',
+    external: [/^onnxruntime-web(\/.*)?$/, 'comlink', 'pngjs', 'jpeg-js', /^node:/],
+    plugins: [
+      wgslString(),
+      assetUrl(),
+      nodeResolve({ preferBuiltins: true }),
+      typescript({ ...tsOptions, outDir: 'dist', declaration: false, sourceMap: true }),
+    ],
+    output: {
+      dir: 'dist',
+      format: 'es',
+      sourcemap: true,
+      entryFileNames: '[name].js',
+      chunkFileNames: 'chunks/cli-[name]-[hash].js', // the lazily imported GPU / Opt / Refine backends
       assetFileNames: 'assets/[name]-[hash][extname]', // shared with the library bundle
     },
   },

@@ -12,7 +12,7 @@
 import { MofaError } from './errors.js';
 import { defaultWorkerUrl, resolveAssets } from './pipeline/assets.js';
 import type { ImageInput } from './pipeline/input.js';
-import { ReconstructionPipeline, resolveRunOptions } from './pipeline/pipeline.js';
+import { ReconstructionPipeline, resolveRunOptions, resolveStageIterations } from './pipeline/pipeline.js';
 import { hydrateResult } from './pipeline/result.js';
 import { WorkerReconstructorClient } from './pipeline/worker-client.js';
 import type { ReconstructOptions, ReconstructorOptions } from './types/reconstruct-options.js';
@@ -26,12 +26,18 @@ export interface Reconstructor {
    * Reconstructs the faces in `image` (see `ImageInput` for what is accepted). Concurrent calls
    * queue and run one after another.
    * @throws MofaError: BAD_INPUT (invalid image/option), NO_FACE, ASSET_LOAD, MODEL_INTEGRITY,
-   *   NO_BACKEND (quality not available / backend missing), ABORTED, CLOSED, INTERNAL.
+   *   NO_BACKEND (backend missing, e.g. 'webgpu' without an adapter or WebAssembly without
+   *   SIMD), DEVICE_LOST (the next call recreates the GPU device), ABORTED, CLOSED, INTERNAL
+   *   (e.g. Opt / Refine could not produce a finite result; never NaN in a result).
    */
   reconstruct(image: ImageInput, options?: ReconstructOptions): Promise<ReconstructionResult>;
   /** Where the pipeline runs. */
   readonly runIn: 'worker' | 'thread';
-  /** Releases the worker / sessions; later calls reject with CLOSED. Calling it twice is harmless. */
+  /**
+   * Releases the worker / ONNX sessions and the Opt / Refine backends (mofa.wasm instances, or
+   * the GpuContext with its device and buffers); later calls reject with CLOSED. Calling it
+   * twice is harmless.
+   */
   close(): Promise<void>;
 }
 
@@ -47,6 +53,7 @@ function defaultRunIn(): 'worker' | 'thread' {
  */
 export async function createReconstructor(options: ReconstructorOptions = {}): Promise<Reconstructor> {
   const defaults = resolveRunOptions(options); // validates quality / maxFaces / minDetectionScore
+  const iterations = resolveStageIterations(options.iterations); // validates the Opt / Refine iteration counts
   const backend = options.backend ?? 'auto';
   if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'wasm') throw new MofaError('BAD_INPUT', `backend must be 'auto', 'webgpu' or 'wasm', got '${String(backend)}'`);
   const runIn = options.runIn ?? defaultRunIn();
@@ -60,14 +67,14 @@ export async function createReconstructor(options: ReconstructorOptions = {}): P
     const workerUrl = options.assets?.worker ?? defaultWorkerUrl();
     const absWorker = typeof workerUrl === 'string' && base ? new URL(workerUrl, base) : workerUrl;
     const ortWasmPaths = options.assets?.ortWasmPaths && base ? new URL(options.assets.ortWasmPaths, base).href : options.assets?.ortWasmPaths;
-    const client = new WorkerReconstructorClient(absWorker, { assets, backend, ortWasmPaths });
+    const client = new WorkerReconstructorClient(absWorker, { assets, backend, ortWasmPaths, iterations });
     return {
       runIn,
       reconstruct: (image, o) => client.reconstruct(image, merge(o)),
       close: () => client.close(),
     };
   }
-  const pipeline = new ReconstructionPipeline({ assets, backend, runIn: 'thread' });
+  const pipeline = new ReconstructionPipeline({ assets, backend, runIn: 'thread', iterations });
   return {
     runIn,
     reconstruct: async (image, o) => hydrateResult(await pipeline.run(image, merge(o))),

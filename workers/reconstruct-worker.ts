@@ -31,7 +31,7 @@ const api = {
     if (pipeline) throw new MofaError('INTERNAL', 'reconstruct worker initialised twice');
     if (config.ortWasmPaths) ort.env.wasm.wasmPaths = config.ortWasmPaths;
     ort.env.wasm.numThreads = config.ortThreads ?? (self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1);
-    pipeline = new ReconstructionPipeline({ assets: config.assets, backend: config.backend, runIn: 'worker', ort: ort as unknown as Ort });
+    pipeline = new ReconstructionPipeline({ assets: config.assets, backend: config.backend, runIn: 'worker', ort: ort as unknown as Ort, iterations: config.iterations });
   },
 
   /**
@@ -67,7 +67,7 @@ const api = {
     controllers.get(callId)?.abort();
   },
 
-  /** Releases the ONNX sessions; later calls reject with CLOSED. */
+  /** Releases the ONNX sessions and the Opt / Refine backends; later calls reject with CLOSED. */
   async close(): Promise<void> {
     await pipeline?.close();
   },

@@ -10,6 +10,8 @@ export const FACE_MODEL_FILE = 'mofa-face-v1.mofa';
 export const FACE_DETECTOR_FILE = 'face_detector_short.onnx';
 export const FACE_LANDMARKER_FILE = 'face_landmarker.onnx';
 export const RECONSTRUCT_WORKER_FILE = 'reconstruct-worker.js';
+/** The AssemblyScript kernels (Opt / Refine on the 'wasm' backend, the Cholesky solve of every backend). */
+export const MOFA_WASM_FILE = 'mofa.wasm';
 
 /** Whether this module runs from the TypeScript sources (not the rollup bundle). */
 function fromSources(): boolean {
@@ -24,6 +26,20 @@ export function defaultAssetBase(): URL {
 /** Default URL of the reconstruction worker script. */
 export function defaultWorkerUrl(): URL {
   return fromSources() ? new URL(`../../dist/workers/${RECONSTRUCT_WORKER_FILE}`, import.meta.url) : new URL(`./workers/${RECONSTRUCT_WORKER_FILE}`, import.meta.url);
+}
+
+/**
+ * Default location of mofa.wasm: from the sources, the repository's `build/wasm/mofa.wasm`
+ * (built by `npm run build:wasm`); in the bundle, the URL Rollup gives the emitted
+ * `dist/assets/mofa-[hash].wasm` (sdk/wasm/mofa-wasm-url.ts, imported lazily so the sources
+ * never import a `?url` module, which only Rollup / Vite understand).
+ * Resolved where the pipeline runs (inside the worker the URL is relative to the worker bundle,
+ * which Rollup also points at dist/assets/).
+ */
+export async function defaultMofaWasm(): Promise<string> {
+  if (fromSources()) return new URL(`../../build/wasm/${MOFA_WASM_FILE}`, import.meta.url).href;
+  const { MOFA_WASM_URL } = await import('../wasm/mofa-wasm-url.js');
+  return new URL(MOFA_WASM_URL, import.meta.url).href;
 }
 
 /**
@@ -43,5 +59,7 @@ export function resolveAssets(assets: ReconstructAssets = {}, base?: string): Pi
     faceModel: resolve(assets.faceModel, FACE_MODEL_FILE),
     faceDetector: resolve(assets.faceDetector, FACE_DETECTOR_FILE),
     faceLandmarker: resolve(assets.faceLandmarker, FACE_LANDMARKER_FILE),
+    // undefined = `defaultMofaWasm()`, resolved by the pipeline where it runs.
+    mofaWasm: assets.mofaWasm === undefined ? undefined : resolve(assets.mofaWasm, MOFA_WASM_FILE),
   };
 }

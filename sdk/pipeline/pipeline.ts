@@ -4,14 +4,18 @@
  *
  *   load (once) → decode → detect → [per face] landmarks → crop → init → [opt] → [refine] → result
  *
- * Stages are pluggable (sdk/pipeline/stages.ts). Calls are queued: one runs at a time, in call
- * order. Between stages the caller's AbortSignal (→ ABORTED) and `close()` (→ CLOSED) are
- * checked. All results are plain data (`PlainReconstructionResult`).
+ * Stages are pluggable (sdk/pipeline/stages.ts). By default Opt (quality 'balanced', 'high')
+ * and Refine ('high') run on the backend chosen by sdk/pipeline/backend-select.ts, created on
+ * the first call that needs them and kept until `close()` (sdk/pipeline/compute-stages.ts: one
+ * compiled mofa.wasm or one GpuContext per reconstructor). Calls are queued: one runs at a time,
+ * in call order. Between stages the caller's AbortSignal (→ ABORTED) and `close()` (→ CLOSED)
+ * are checked; Opt also checks the signal between Gauss-Newton iterations. All results are
+ * plain data (`PlainReconstructionResult`).
  */
 import { MofaError } from '../errors.js';
 import { loadFaceModel } from '../model/load-face-model.js';
 import type { FaceModel } from '../types/face-model.js';
-import type { ReconstructBackend, ReconstructProgress, ReconstructQuality, ReconstructStage } from '../types/reconstruct-options.js';
+import type { ReconstructBackend, ReconstructProgress, ReconstructQuality, ReconstructStage, StageIterations } from '../types/reconstruct-options.js';
 import type { FaceEnergies, ReconstructionDiagnostics } from '../types/reconstruct-result.js';
 import { sha256Hex } from '../util/sha256.js';
 import { FaceDetector } from '../vision/face-detector.js';
@@ -19,12 +23,14 @@ import { FaceLandmarker } from '../vision/face-landmarker.js';
 import type { RgbaImage } from '../vision/image.js';
 import { loadModelBytes, type Ort } from '../vision/onnx-session.js';
 import type { FaceDetection } from '../vision/types.js';
+import { defaultMofaWasm } from './assets.js';
 import { type BackendChoice, selectBackend } from './backend-select.js';
+import { compileMofaWasm, type ComputeStages, createComputeStages } from './compute-stages.js';
 import { cropLinearImage, faceCropFromLandmarks, landmarksToCrop } from './crop.js';
 import { downscaleForDetection, type ImageInput, toRgbaImage } from './input.js';
 import { LandmarkFitInitializer } from './landmark-initializer.js';
 import { assembleFace, checkModelMatchesCodeLayout, type PlainFaceReconstruction, type PlainReconstructionResult } from './result.js';
-import type { FaceStageInput, Initializer, OptStage, RefinedSurface, RefineStage } from './stages.js';
+import type { FaceStageInput, Initializer, OptStage, OptStageResult, RefinedSurface, RefineStage } from './stages.js';
 
 /** Lowest detector score the pipeline's detector keeps; `minDetectionScore` must be ≥ this. */
 export const DETECTOR_FLOOR_SCORE = 0.25;
@@ -40,6 +46,8 @@ export interface PipelineAssets {
   faceModel: string | URL | ArrayBuffer | Uint8Array;
   faceDetector: string | URL | ArrayBuffer | Uint8Array;
   faceLandmarker: string | URL | ArrayBuffer | Uint8Array;
+  /** mofa.wasm; undefined = `defaultMofaWasm()` (resolved where the pipeline runs). */
+  mofaWasm?: string | URL | ArrayBuffer | Uint8Array;
 }
 
 export interface PipelineConfig {
@@ -48,8 +56,14 @@ export interface PipelineConfig {
   runIn: 'worker' | 'thread';
   /** onnxruntime-web module (the worker passes its bundled `onnxruntime-web/wasm`); default: import it. */
   ort?: Ort;
-  /** Stage overrides; default: the landmark-fit initialiser and no Opt / Refine (not in this build yet). */
-  stages?: { initializer?: Initializer; opt?: OptStage; refine?: RefineStage };
+  /**
+   * Stage overrides (owned by the pipeline: `close()` destroys them). Default: the landmark-fit
+   * initialiser, and Gauss-Newton Opt / shading Refine on the selected backend. `null` disables
+   * a stage: the qualities that need it then fail with NO_BACKEND.
+   */
+  stages?: { initializer?: Initializer; opt?: OptStage | null; refine?: RefineStage | null };
+  /** Iteration counts of the default Opt / Refine stages (see `StageIterations`; validated by `resolveStageIterations`). */
+  iterations?: StageIterations;
 }
 
 /** Options of one run, validated. */
@@ -74,6 +88,20 @@ function abortError(signal: AbortSignal): MofaError {
   return new MofaError('ABORTED', `reconstruction aborted by the caller's AbortSignal${reason}`);
 }
 
+/**
+ * Validates `StageIterations` and fills the defaults (5 / 2000 / 250).
+ * @throws MofaError('BAD_INPUT') outside the documented ranges.
+ */
+export function resolveStageIterations(it: StageIterations = {}): Required<StageIterations> {
+  const opt = it.opt ?? 5;
+  const optSamples = it.optSamples ?? 2000;
+  const refine = it.refine ?? 250;
+  if (!(Number.isInteger(opt) && opt >= 1 && opt <= 50)) throw new MofaError('BAD_INPUT', `iterations.opt must be an integer 1..50, got ${opt}`);
+  if (!(Number.isInteger(optSamples) && optSamples >= 0)) throw new MofaError('BAD_INPUT', `iterations.optSamples must be an integer ≥ 0 (0 = all), got ${optSamples}`);
+  if (!(Number.isInteger(refine) && refine >= 1 && refine <= 1000)) throw new MofaError('BAD_INPUT', `iterations.refine must be an integer 1..1000, got ${refine}`);
+  return { opt, optSamples, refine };
+}
+
 /** Validates per-call options and fills defaults. @throws MofaError('BAD_INPUT'). */
 export function resolveRunOptions(o: PipelineRunOptions): Required<Omit<PipelineRunOptions, 'signal' | 'onProgress'>> {
   const quality = o.quality ?? 'fast';
@@ -95,9 +123,44 @@ export class ReconstructionPipeline {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly initializer: Initializer;
+  private readonly iterations: Required<StageIterations>;
+  /** The default Opt / Refine stages (created by the first call that needs them). */
+  private compute: Promise<ComputeStages> | null = null;
 
   constructor(private readonly config: PipelineConfig) {
     this.initializer = config.stages?.initializer ?? new LandmarkFitInitializer();
+    this.iterations = resolveStageIterations(config.iterations);
+  }
+
+  /**
+   * The default Opt + Refine stages on `choice.backend` (created once; a failed creation is
+   * retried by the next call; after DEVICE_LOST they are dropped and recreated).
+   */
+  private computeStages(choice: BackendChoice): Promise<ComputeStages> {
+    this.compute ??= (async () => {
+      const wasm = await compileMofaWasm(this.config.assets.mofaWasm ?? (await defaultMofaWasm()));
+      return createComputeStages(choice.backend, wasm, {
+        opt: { iterations: this.iterations.opt, sampleCount: this.iterations.optSamples },
+        refine: { iterations: this.iterations.refine },
+      });
+    })();
+    this.compute.catch(() => {
+      this.compute = null;
+    });
+    return this.compute;
+  }
+
+  /** Live GPU buffers of the default stages (0 on wasm or before they exist): for leak checks. */
+  async liveGpuBuffers(): Promise<number> {
+    const c = await this.compute?.catch(() => null);
+    return c ? c.liveGpuBuffers() : 0;
+  }
+
+  /** Frees the default stages after the GPU device was lost, so the next call recreates them. */
+  private async dropComputeStages(): Promise<void> {
+    const c = this.compute;
+    this.compute = null;
+    (await c?.catch(() => null))?.destroy();
   }
 
   /** Loads assets and chooses the backend (once; a failed load is retried by the next call). */
@@ -151,7 +214,11 @@ export class ReconstructionPipeline {
     const { signal, onProgress } = options;
     const { quality, maxFaces, minDetectionScore } = resolveRunOptions(options);
     const stageMs: ReconstructionDiagnostics['stageMs'] = {};
-    const willLoad = this.loaded === null;
+    // Opt / Refine: user stage, disabled (null), or the default stage on the selected backend.
+    const userOpt = this.config.stages?.opt;
+    const userRefine = this.config.stages?.refine;
+    const needsDefault = (quality !== 'fast' && userOpt === undefined) || (quality === 'high' && userRefine === undefined);
+    const willLoad = this.loaded === null || (needsDefault && this.compute === null);
     const stages: ReconstructStage[] = [...(willLoad ? ['load' as const] : []), 'decode', 'detect', 'landmarks', 'init'];
     if (quality !== 'fast') stages.push('opt');
     if (quality === 'high') stages.push('refine');
@@ -176,16 +243,17 @@ export class ReconstructionPipeline {
 
     check();
     const L = await this.load();
+    // Quality → stages: refuse loudly when a stage is disabled (no silent downgrade).
+    if (quality !== 'fast' && userOpt === null) {
+      throw new MofaError('NO_BACKEND', `quality '${quality}' needs the Opt stage (Gauss-Newton analysis-by-synthesis), which this reconstructor was configured without: use quality 'fast'`);
+    }
+    if (quality === 'high' && userRefine === null) {
+      throw new MofaError('NO_BACKEND', "quality 'high' needs the Refine stage, which this reconstructor was configured without: use quality 'balanced'");
+    }
+    const defaults = needsDefault ? await this.computeStages(L.backend) : null;
     if (willLoad) finish('load');
-    // Quality → stages: refuse loudly when a stage is not plugged in (no silent downgrade).
-    const opt = this.config.stages?.opt;
-    const refine = this.config.stages?.refine;
-    if (quality !== 'fast' && !opt) {
-      throw new MofaError('NO_BACKEND', `quality '${quality}' needs the Opt stage (Gauss-Newton analysis-by-synthesis), which is not available in this build yet: use quality 'fast'`);
-    }
-    if (quality === 'high' && !refine) {
-      throw new MofaError('NO_BACKEND', "quality 'high' needs the Refine stage, which is not available in this build yet: use quality 'fast'");
-    }
+    const opt: OptStage | null = quality === 'fast' ? null : (userOpt ?? defaults!.opt);
+    const refine: RefineStage | null = quality === 'high' ? (userRefine ?? defaults!.refine) : null;
     check();
     const image = await toRgbaImage(input);
     finish('decode');
@@ -227,24 +295,29 @@ export class ReconstructionPipeline {
       };
       const init = await this.initializer.initialize(stageInput);
       perFace.push({ input: stageInput, code: init.code, face });
-      energies.push({ ...init.report, opt: [] });
+      energies.push({ ...init.report, opt: [], optTerms: [], optAtLinearization: [], refine: [], refineFoldRepairedVertices: 0 });
     }
     finish('init');
 
     if (opt) {
       for (let i = 0; i < perFace.length; i++) {
         check();
-        const r = await opt.optimize(perFace[i].input, perFace[i].code);
+        const r: OptStageResult & { atLinearization?: number[] } = await this.onDevice(() => opt.optimize(perFace[i].input, perFace[i].code));
         perFace[i].code = r.code;
         energies[i].opt = r.energies;
+        if (r.terms) energies[i].optTerms = r.terms;
+        if (r.atLinearization) energies[i].optAtLinearization = r.atLinearization;
       }
       finish('opt');
     }
     const refined: RefinedSurface[] = [];
-    if (quality === 'high' && refine) {
-      for (const f of perFace) {
+    if (refine) {
+      for (let i = 0; i < perFace.length; i++) {
         check();
-        refined.push(await refine.refine(f.input, f.code));
+        const r = await this.onDevice(() => refine.refine(perFace[i].input, perFace[i].code));
+        refined.push(r);
+        if (r.energies) energies[i].refine = r.energies;
+        energies[i].refineFoldRepairedVertices = r.foldRepairedVertices ?? 0;
       }
       finish('refine');
     }
@@ -262,7 +335,7 @@ export class ReconstructionPipeline {
       diagnostics: {
         quality,
         backend: opt?.backend ?? L.backend.backend,
-        backendReason: L.backend.reason + (quality === 'fast' ? " (quality 'fast' runs no Opt/Refine kernels; the networks run on onnxruntime-web wasm)" : ''),
+        backendReason: L.backend.reason + (quality === 'fast' ? " (quality 'fast' runs no Opt/Refine kernels; the networks run on onnxruntime-web wasm)" : defaults?.adapter ? ` (device: ${defaults.adapter})` : ''),
         runIn: this.config.runIn,
         stageMs,
         energies,
@@ -273,6 +346,16 @@ export class ReconstructionPipeline {
         detectionImageSize: { width: small.image.width, height: small.image.height },
       },
     };
+  }
+
+  /** Runs a stage; on DEVICE_LOST drops the default stages so that the next call recreates them. */
+  private async onDevice<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      if (e instanceof MofaError && e.code === 'DEVICE_LOST') await this.dropComputeStages();
+      throw e;
+    }
   }
 
   /**
@@ -290,6 +373,7 @@ export class ReconstructionPipeline {
       const L = await loaded.catch(() => null);
       if (L) await Promise.all([L.detector.close(), L.landmarker.close()]);
     }
+    await this.dropComputeStages();
     this.config.stages?.opt?.destroy();
     this.config.stages?.refine?.destroy();
   }

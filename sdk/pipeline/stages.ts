@@ -57,6 +57,29 @@ export interface Initializer {
   initialize(input: FaceStageInput): Promise<InitialCode>;
 }
 
+/** Energy terms of one Opt evaluation (Eq. 7; weights of sdk/opt/weights.ts). */
+export interface OptEnergyTerms {
+  total: number;
+  /** w_photo-weighted photometric term (Eq. 8 via IRLS, Eq. 11). */
+  photo: number;
+  /** w_land-weighted landmark term (Eq. 9), crop px². */
+  land: number;
+  /** Weighted regulariser (Eq. 10). */
+  reg: number;
+  /** Photometric vertices used (sample ∩ visible). */
+  photoVertices: number;
+}
+
+/** What an OptStage returns for one face. */
+export interface OptStageResult {
+  /** (257) optimised code; finite (a stage throws rather than return NaN). */
+  code: Float64Array;
+  /** Energy per Gauss-Newton iteration: [0] at the start, [k + 1] after iteration k (see OptResult.energies). */
+  energies: number[];
+  /** The terms of each entry of `energies` (same length), when the stage reports them. */
+  terms?: OptEnergyTerms[];
+}
+
 /** Analysis-by-synthesis on the crop (Sec. 9.1). */
 export interface OptStage {
   readonly name: string;
@@ -66,7 +89,7 @@ export interface OptStage {
    * @param x0 (257) starting code (not modified).
    * @returns the optimised code and the energy per Gauss-Newton iteration.
    */
-  optimize(input: FaceStageInput, x0: Float64Array, onFraction?: (fraction: number) => void): Promise<{ code: Float64Array; energies: number[] }>;
+  optimize(input: FaceStageInput, x0: Float64Array, onFraction?: (fraction: number) => void): Promise<OptStageResult>;
   /** Frees backend resources; twice is harmless. */
   destroy(): void;
 }
@@ -77,6 +100,10 @@ export interface RefinedSurface {
   position: Float32Array;
   /** (N2, 3) linear RGB. */
   albedo: Float32Array;
+  /** Refine energies (Eq. 19) that were evaluated: at the start of `iteration` (= iterations for the final one). */
+  energies?: { iteration: number; energy: number }[];
+  /** Vertices whose displacement was reduced to undo folded triangles (0 = none folded). */
+  foldRepairedVertices?: number;
 }
 
 /** Shading-based refinement (Sec. 9.2). */
@@ -84,5 +111,6 @@ export interface RefineStage {
   readonly name: string;
   readonly backend: 'webgpu' | 'wasm';
   refine(input: FaceStageInput, code: Float64Array, onFraction?: (fraction: number) => void): Promise<RefinedSurface>;
+  /** Frees backend resources; twice is harmless. */
   destroy(): void;
 }

@@ -13,7 +13,7 @@ import { MofaError } from '../errors.js';
 import type { ReconstructOptions } from '../types/reconstruct-options.js';
 import type { ReconstructionResult } from '../types/reconstruct-result.js';
 import type { ReconstructWorkerApi } from '../../workers/reconstruct-worker.js';
-import type { ReconstructBackend } from '../types/reconstruct-options.js';
+import type { ReconstructBackend, StageIterations } from '../types/reconstruct-options.js';
 import type { PipelineAssets } from './pipeline.js';
 import { registerMofaErrorTransfer } from './comlink-errors.js';
 import type { ImageInput } from './input.js';
@@ -28,6 +28,8 @@ export interface WorkerInitConfig {
   ortWasmPaths?: string;
   /** ORT wasm threads; default: min(4, hardwareConcurrency) when cross-origin isolated, else 1. */
   ortThreads?: number;
+  /** Opt / Refine iteration counts (validated on the main thread). */
+  iterations?: StageIterations;
 }
 
 /** What crosses to the worker for one input, and what to transfer with it. */

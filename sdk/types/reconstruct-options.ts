@@ -44,6 +44,13 @@ export interface ReconstructAssets {
   /** MediaPipe 468-point landmarker ONNX. Default: `face_landmarker.onnx`, located as `faceModel`. */
   faceLandmarker?: string | URL | ArrayBuffer | Uint8Array;
   /**
+   * mofa-web's AssemblyScript kernels (`mofa.wasm`: Opt and Refine on backend 'wasm', and the
+   * 257×257 Cholesky solve of Opt on every backend). Loaded and compiled once per reconstructor,
+   * on the first 'balanced' / 'high' call. Default: `assets/mofa-[hash].wasm` next to the library
+   * bundle (emitted by Rollup), or `build/wasm/mofa.wasm` when running from the source tree.
+   */
+  mofaWasm?: string | URL | ArrayBuffer | Uint8Array;
+  /**
    * Browser only: URL prefix (ending in `/`) where onnxruntime-web's `dist/` files
    * (`ort-wasm-simd-threaded.{mjs,wasm}`) are served, set as `ort.env.wasm.wasmPaths` inside
    * the worker. Default: onnxruntime-web's own default (the directory of its script), which is
@@ -71,7 +78,7 @@ export type ReconstructStage = 'load' | 'decode' | 'detect' | 'landmarks' | 'ini
 
 /** Options of one `reconstruct()` call; they override the reconstructor's defaults. */
 export interface ReconstructOptions {
-  /** See `ReconstructQuality`. Default `'fast'` (the only quality available in this build; the others throw NO_BACKEND). */
+  /** See `ReconstructQuality`. Default `'fast'`. */
   quality?: ReconstructQuality;
   /**
    * Maximum number of faces reconstructed, integer 1..16, highest detection score first.
@@ -105,4 +112,19 @@ export interface ReconstructorOptions extends Omit<ReconstructOptions, 'signal' 
    * `Worker` and `document` exist (a browser page), else `'thread'`.
    */
   runIn?: 'worker' | 'thread';
+  /**
+   * Iteration counts of the analysis-by-synthesis stages (lower = faster, less accurate).
+   * Mainly for tests and slow devices; the defaults are the paper's.
+   */
+  iterations?: StageIterations;
+}
+
+/** Iteration counts of Opt and Refine (`ReconstructorOptions.iterations`). */
+export interface StageIterations {
+  /** Gauss-Newton iterations of Opt (quality 'balanced' / 'high'), integer 1..50. Default 5 (paper Sec. 9.1). */
+  opt?: number;
+  /** Vertices sampled per Gauss-Newton iteration for the photometric term, integer ≥ 0 (0 = all front-face vertices). Default 2000 (paper Sec. 7). */
+  optSamples?: number;
+  /** Gradient-descent iterations of Refine (quality 'high'), integer 1..1000. Default 250 (paper Sec. 9.2). */
+  refine?: number;
 }

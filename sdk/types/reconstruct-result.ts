@@ -16,7 +16,11 @@ import type { Affine2x3, Box } from '../vision/image.js';
 import type { CameraIntrinsics } from '../model/camera.js';
 import type { ReconstructBackend, ReconstructQuality, ReconstructStage } from './reconstruct-options.js';
 
-/** The reconstructed surface: T1 (7,152 vertices) for 'fast' / 'balanced', T2 after Refine. */
+/**
+ * The reconstructed surface: T1 (7,152 vertices) for 'fast' / 'balanced'; for 'high' the
+ * refined T2 (24,343 vertices; positions = Refine's displaced surface, normals recomputed from
+ * it, uv and index of T2, albedo = the Opt albedo remapped T1 → T2 and clamped to 0..1).
+ */
 export interface ReconstructedMesh {
   /** (N, 3) vertex positions, mm, camera frame. */
   position: Float32Array;
@@ -130,20 +134,53 @@ export interface FaceEnergies {
   photometricRms: number;
   /** Number of visible front-face vertices the lighting fit used. */
   photometricVertices: number;
-  /** Gauss-Newton energies of Opt per iteration (empty when Opt did not run). */
+  /**
+   * Gauss-Newton energies of Opt (Eq. 7, dimensionless; weights of sdk/opt/weights.ts), length
+   * iterations + 1: [0] at the initial code, [k + 1] after iteration k, each evaluated with
+   * iteration k's vertex sample and IRLS weights (a fresh sample of 2000 front-face vertices per
+   * iteration, paper Sec. 7, so consecutive entries compare slightly different objectives).
+   * Empty when Opt did not run.
+   */
   opt: number[];
+  /** The terms of each `opt` entry: w-weighted photometric (Eq. 8/11), landmark (Eq. 9, crop px²), regulariser (Eq. 10), and the photometric vertex count. Empty when Opt did not run. */
+  optTerms: { total: number; photo: number; land: number; reg: number; photoVertices: number }[];
+  /**
+   * E_k(x_k), the energy at the start of Gauss-Newton iteration k with that iteration's sample
+   * (length iterations). Opt only accepts descending steps: opt[k + 1] ≤ optAtLinearization[k].
+   * Empty when Opt did not run.
+   */
+  optAtLinearization: number[];
+  /**
+   * Refine energies (Eq. 19, per-vertex-normalised) that were evaluated: at the start of
+   * gradient-descent iteration `iteration`, and after the last update (iteration = count). WASM
+   * evaluates every iteration, WebGPU every 10th. Empty when Refine did not run.
+   */
+  refine: { iteration: number; energy: number }[];
+  /**
+   * T2 vertices whose Refine displacement was shrunk (halved, at worst reset) because a
+   * triangle around them had flipped its orientation relative to the coarse surface (texture
+   * read as geometry, e.g. eyebrows); 0 when nothing folded or Refine did not run.
+   */
+  refineFoldRepairedVertices: number;
 }
 
 export interface ReconstructionDiagnostics {
   /** The quality that ran. */
   quality: ReconstructQuality;
-  /** Backend of the Opt / Refine stages (never 'auto'); the networks always run on onnxruntime-web wasm. */
+  /**
+   * Backend of the Opt / Refine stages (never 'auto'); the networks always run on
+   * onnxruntime-web wasm, and Opt's 257×257 Cholesky solve runs in mofa.wasm on both backends.
+   */
   backend: Exclude<ReconstructBackend, 'auto'>;
   /** Why this backend was chosen (e.g. "requested", "navigator.gpu is missing", "adapter is a fallback adapter (SwiftShader)"). */
   backendReason: string;
   /** Where the pipeline ran: a Web Worker or the calling thread. */
   runIn: 'worker' | 'thread';
-  /** Wall time of each stage that ran, ms ('load' only on the call that loaded the assets), plus `total`. */
+  /**
+   * Wall time of each stage that ran, ms, plus `total`. 'load' only on a call that loaded the
+   * assets or created the Opt / Refine backends (first 'balanced' / 'high' call: mofa.wasm
+   * compilation, GPU pipelines); 'opt' / 'refine' are the per-call work only.
+   */
   stageMs: Partial<Record<ReconstructStage | 'total', number>>;
   /** One entry per face, same order as `faces`. */
   energies: FaceEnergies[];

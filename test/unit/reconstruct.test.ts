@@ -2,7 +2,7 @@
  * reconstruct() in Node (in-thread pipeline, quality 'fast'): the landmark fit and the SH
  * lighting fit on synthetic data with known answers, then end to end on the two public-domain
  * portraits (landmarks vs an independent landmarker run, albedo/lighting plausibility, finite
- * outputs), and the error corpus (BAD_INPUT, NO_FACE, ABORTED, CLOSED, NO_BACKEND).
+ * outputs), and the error corpus (BAD_INPUT, NO_FACE, ABORTED, CLOSED, NO_BACKEND for a switched-off stage).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MofaError } from '../../sdk/errors.js';
@@ -385,13 +385,14 @@ describe('reconstruct() in Node, quality fast', () => {
     expect(seen).not.toContain('init');
   });
 
-  it("NO_BACKEND for quality 'balanced' / 'high' (Opt / Refine not in this build yet)", async () => {
-    const e = await expectCode(rec.reconstruct(PORTRAITS[0], { quality: 'balanced' }), 'NO_BACKEND');
-    expect(e.message).toMatch(/not available in this build yet/);
-    await expectCode(rec.reconstruct(PORTRAITS[0], { quality: 'high' }), 'NO_BACKEND');
-  });
+  it("NO_BACKEND for quality 'balanced' / 'high' when the Opt / Refine stage is switched off", async () => {
+    const pipe = new ReconstructionPipeline({ assets: resolveAssets(), backend: 'auto', runIn: 'thread', stages: { opt: null, refine: null } });
+    await expectCode(pipe.run(PORTRAITS[0], { quality: 'balanced' }), 'NO_BACKEND');
+    await expectCode(pipe.run(PORTRAITS[0], { quality: 'high' }), 'NO_BACKEND');
+    await pipe.close();
+  }, 60_000);
 
-  it("a plugged-in OptStage runs at quality 'balanced' and is reported; 'high' still needs Refine", async () => {
+  it("a plugged-in OptStage runs at quality 'balanced' and is reported; 'high' needs a Refine stage", async () => {
     // Test double of the Opt slot: records its input and moves the code by a known amount.
     const calls: { x0: number[]; landmarks: number }[] = [];
     let destroyed = 0;
@@ -406,7 +407,7 @@ describe('reconstruct() in Node, quality fast', () => {
       },
       destroy: () => void destroyed++,
     };
-    const pipe = new ReconstructionPipeline({ assets: resolveAssets(), backend: 'auto', runIn: 'thread', stages: { opt } });
+    const pipe = new ReconstructionPipeline({ assets: resolveAssets(), backend: 'auto', runIn: 'thread', stages: { opt, refine: null } });
     const stages: string[] = [];
     const r = await pipe.run(PORTRAITS[1], { quality: 'balanced', onProgress: (p) => stages.push(p.stage) });
     expect(calls).toHaveLength(1);

@@ -1,18 +1,22 @@
 /**
- * Evidence image of `reconstruct()` at quality 'fast' (issue 5): for each portrait, a contact
- * sheet of [photo | shaded reconstruction rendered over the photo | 50 % blend | fitted model
- * landmarks (green) vs the landmarker's points (red)], rendered with the CPU renderer
- * (sdk/render) through the result's own camera (`pose.intrinsics`, original image px).
+ * Evidence image of `reconstruct()` (issue 5): for each portrait, a contact sheet of [photo |
+ * shaded reconstruction rendered over the photo | 50 % blend | fitted model landmarks (green)
+ * vs the landmarker's points (red) | geometry only (grey albedo, frontal light: shows the
+ * shape, and for 'high' the refined detail)], rendered with the CPU renderer (sdk/render)
+ * through the result's own camera (`pose.intrinsics`, original image px).
  *
- * Usage: tsx tools/demo/reconstruct-overlay.ts [image ...] [--out dir]
- * Defaults: demo/assets/astronaut.png, --out docs → docs/reconstruct-fast-<basename>.png.
+ * Usage: tsx tools/demo/reconstruct-overlay.ts [image ...] [--out dir] [--quality fast|balanced|high] [--backend wasm|webgpu|auto]
+ * Defaults: demo/assets/astronaut.png, --out docs, --quality fast, --backend auto →
+ * docs/reconstruct-<quality>-<basename>.png.
  */
 import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { readImage, writePng } from '../../sdk/node/image-io.js';
 import { composeContactSheet, drawPoints, resizeBilinear, type RgbaImage } from '../../sdk/render/draw.js';
+import { gammaFromLights } from '../../sdk/model/shading.js';
 import { renderMesh } from '../../sdk/render/render-mesh.js';
 import { createReconstructor } from '../../sdk/reconstructor.js';
+import type { ReconstructBackend, ReconstructQuality } from '../../sdk/types/reconstruct-options.js';
 
 function blend(a: RgbaImage, b: RgbaImage, wb: number): RgbaImage {
   const data = new Uint8ClampedArray(a.data.length);
@@ -33,23 +37,35 @@ function zoom(img: RgbaImage, box: { x: number; y: number; width: number; height
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   let out = 'docs';
+  let quality: ReconstructQuality = 'fast';
+  let backend: ReconstructBackend = 'auto';
   const images: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--out') out = argv[++i];
+    else if (argv[i] === '--quality') quality = argv[++i] as ReconstructQuality;
+    else if (argv[i] === '--backend') backend = argv[++i] as ReconstructBackend;
     else images.push(argv[i]);
   }
   if (images.length === 0) images.push('demo/assets/astronaut.png');
   mkdirSync(out, { recursive: true });
-  const rec = await createReconstructor({ runIn: 'thread' });
+  const rec = await createReconstructor({ runIn: 'thread', backend, quality });
   try {
     for (const file of images) {
       const photo = readImage(file);
-      const res = await rec.reconstruct(photo);
+      const res = await rec.reconstruct(photo, { quality });
       const f = res.faces[0];
       // The mesh is already in the camera frame: render it with R = I, t = 0 through the image camera.
+      const identity = { rotation: [1, 0, 0, 0, 1, 0, 0, 0, 1], translation: [0, 0, 0], intrinsics: f.pose.intrinsics };
       const r = renderMesh(
-        { position: f.mesh.position, index: f.mesh.index, albedo: f.albedo, gamma: f.lighting.sh, rotation: [1, 0, 0, 0, 1, 0, 0, 0, 1], translation: [0, 0, 0], intrinsics: f.pose.intrinsics, normal: f.mesh.normal },
+        { position: f.mesh.position, index: f.mesh.index, albedo: f.albedo, gamma: f.lighting.sh, normal: f.mesh.normal, ...identity },
         { cullBackFaces: true, background: photo, encoding: 'srgb' },
+      );
+      // Geometry only: grey albedo under one light from the upper left of the camera.
+      const grey = new Float32Array(f.albedo.length).fill(0.6);
+      const geometryLight = gammaFromLights([0.25, 0.25, 0.25], [{ direction: [-0.4, 0.5, 0.77], color: [0.75, 0.75, 0.75] }]);
+      const geo = renderMesh(
+        { position: f.mesh.position, index: f.mesh.index, albedo: grey, gamma: geometryLight, normal: f.mesh.normal, ...identity },
+        { cullBackFaces: true, background: { data: new Uint8ClampedArray(photo.data.length), width: photo.width, height: photo.height }, encoding: 'srgb' },
       );
       const marks: RgbaImage = { data: Uint8ClampedArray.from(photo.data), width: photo.width, height: photo.height };
       const det = new Float32Array(468 * 2);
@@ -57,16 +73,28 @@ async function main(): Promise<void> {
       drawPoints(marks, det, { color: [255, 40, 40], radius: 0 });
       drawPoints(marks, f.landmarks, { color: [40, 255, 40], radius: 0 });
       const d = res.diagnostics;
-      const tiles = [photo, r.image, blend(photo, r.image, 0.5)].map((t) => zoom(t, f.faceBox, 1.8, 400));
-      tiles.push(zoom(marks, f.faceBox, 1.8, 400));
+      const tiles = [photo, r.image, blend(photo, r.image, 0.5), marks, geo.image].map((t) => zoom(t, f.faceBox, 1.8, 400));
+      const e = d.energies[0];
+      const ms = (k: keyof typeof d.stageMs) => Math.round(d.stageMs[k] ?? 0);
+      const detail =
+        quality === 'fast'
+          ? `landmark median ${e.landmarkMedianPx.toFixed(2)} crop px, lighting RMS ${e.photometricRms.toFixed(3)}`
+          : `Opt E ${e.opt[0].toFixed(2)} -> ${e.opt.at(-1)!.toFixed(2)} (${ms('opt')} ms)` +
+            (quality === 'high' ? `, Refine E ${e.refine[0].energy.toFixed(4)} -> ${e.refine.at(-1)!.energy.toFixed(4)} (${ms('refine')} ms), ${f.mesh.position.length / 3} vertices` : '');
       const sheet = composeContactSheet(tiles, {
-        columns: 4,
-        title: `reconstruct() quality 'fast' - ${basename(file)}: landmark median ${d.energies[0].landmarkMedianPx.toFixed(2)} crop px, lighting RMS ${d.energies[0].photometricRms.toFixed(3)}, total ${Math.round(d.stageMs.total ?? 0)} ms`,
-        captions: ['photo (face region)', 'reconstruction: mean albedo, fitted SH light', '50 % blend', 'landmarks: fit (green) vs landmarker (red)'],
+        columns: 5,
+        title: `reconstruct() quality '${quality}' (${d.backend}) - ${basename(file)}: ${detail}, total ${ms('total')} ms`,
+        captions: [
+          'photo (face region)',
+          quality === 'fast' ? 'mean albedo, fitted SH light' : `fitted albedo + SH light (${f.mesh.topology})`,
+          '50 % blend',
+          'landmarks: fit (green) vs landmarker (red)',
+          `geometry only (${f.mesh.topology}, grey, fixed light)`,
+        ],
       });
-      const path = join(out, `reconstruct-fast-${basename(file, extname(file))}.png`);
+      const path = join(out, `reconstruct-${quality}-${basename(file, extname(file))}.png`);
       writePng(path, sheet);
-      console.log(JSON.stringify({ image: file, out: path, stageMs: d.stageMs, energies: d.energies[0], pose: { euler: f.pose.rotation.euler, translation: f.pose.translation } }));
+      console.log(JSON.stringify({ image: file, out: path, quality, backend: d.backend, stageMs: d.stageMs, energies: { ...e, refine: e.refine.length ? [e.refine[0], e.refine.at(-1)] : [] }, pose: { euler: f.pose.rotation.euler, translation: f.pose.translation } }));
     }
   } finally {
     await rec.close();
