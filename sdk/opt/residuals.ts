@@ -28,6 +28,7 @@ import { effectiveGamma, SH_COEFFS, SH_LAMBERT_FACTORS, shBasis } from '../model
 import { rasterize } from '../render/rasterize.js';
 import type { EnergyTerms, OptProblem } from './backend.js';
 import { checkLinearImage, insideImage, sampleBilinear } from './image.js';
+import { mulberry32 } from '../util/random.js';
 
 const OA = CODE_OFFSET.alpha, OD = CODE_OFFSET.delta, OB = CODE_OFFSET.beta;
 const OR = CODE_OFFSET.rotation, OT = CODE_OFFSET.translation, OG = CODE_OFFSET.gamma;
@@ -240,17 +241,6 @@ export function vertexForward(problem: OptProblem, geo: DecodedGeometry, i: numb
 // ---------------------------------------------------------------------------------------------
 // Vertex selection: sampling (Sec. 7), visibility (Sec. 6), IRLS (Eq. 11)
 
-/** mulberry32: deterministic uniform [0, 1) generator from a 32-bit state. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Stochastic vertex sample S ⊆ candidates of Sec. 7 (Eq. 13), deterministic in (seed, iteration)

@@ -2,20 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { choleskySolveRef, CholeskyStatus } from '../../sdk/model/cholesky-ref.js';
 import { loadLinalg, type WasmLinalg } from '../../sdk/wasm/linalg.js';
+import { mulberry32 } from '../../sdk/util/random.js';
 
 const WASM_PATH = new URL('../../build/wasm/mofa.wasm', import.meta.url);
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** A = JᵀJ (n×n, row-major) for a random J of shape (m, n): SPD when m ≥ n, rank ≤ m. */
 function gram(n: number, m: number, rand: () => number): Float64Array {

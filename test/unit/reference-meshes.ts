@@ -1,4 +1,5 @@
 /** Synthetic meshes for the reference-math and renderer tests. */
+import { mulberry32 } from '../../sdk/util/random.js';
 
 /** Unit icosphere: `subdivisions` rounds of 1→4 midpoint subdivision, vertices on the unit sphere,
  * triangles counter-clockwise seen from outside. */
@@ -42,13 +43,4 @@ export function icosphere(subdivisions: number): { position: Float32Array; index
 }
 
 /** Deterministic PRNG (mulberry32) returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;

@@ -31,20 +31,11 @@ import {
 import { FaceLandmarker, projectLandmarks, roiFromDetection, roiFromLandmarks } from '../../sdk/vision/face-landmarker.js';
 import { applySimilarity, fitCanonicalToLandmarks, fitSimilarity, landmarkToFitFrame } from '../../sdk/vision/similarity.js';
 import type { FaceDetection, FaceLandmarks } from '../../sdk/vision/types.js';
+import { mulberry32 } from '../../sdk/util/random.js';
 
 const canonical = JSON.parse(readFileSync('test/fixtures/canonical468.json', 'utf8')) as { vertices: number[]; faces: number[] };
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function expectAffineClose(a: Affine2x3, b: Affine2x3, eps = 1e-9): void {
   for (let i = 0; i < 6; i++) expect(a[i]).toBeCloseTo(b[i], -Math.log10(eps));

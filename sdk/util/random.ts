@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a deterministic uniform [0, 1) generator from a 32-bit seed. Used where results
+ * must be reproducible across runs and backends (Opt's vertex sampler, Sec. 7) and by tests.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
