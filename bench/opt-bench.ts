@@ -39,9 +39,12 @@ import { perturbedCode, sceneProblem, syntheticScene, trueCode } from '../test/u
 
 export type BenchBackend = 'reference' | 'wasm' | 'webgpu';
 
-/** One output line of `npm run bench` (Opt stages: this file; Refine stages: bench/refine-bench.ts). */
+/** One output line of `npm run bench` (Opt stages: this file; Refine stages: bench/refine-bench.ts; pipeline stages: bench/pipeline-bench.ts). */
 export interface BenchRow {
-  stage: 'decode' | 'jtj_jtf' | 'cholesky' | 'gn_step' | 'opt_5' | 'remap' | 'refine_250';
+  stage:
+    | 'decode' | 'jtj_jtf' | 'cholesky' | 'gn_step' | 'opt_5' // Opt (this file)
+    | 'remap' | 'refine_250' // Refine (bench/refine-bench.ts)
+    | 'detect' | 'landmarks' | 'init' | 'total_fast' | 'total_balanced' | 'total_high'; // pipeline (bench/pipeline-bench.ts)
   backend: BenchBackend;
   vertices: number | null;
   ms_median: number;

@@ -1,6 +1,7 @@
 /**
  * `npm run bench` — Opt benchmark (issue 3, item 7; stages and problem: bench/opt-bench.ts) and
- * Refine benchmark (issue 4, item 6; bench/refine-bench.ts); how to read the output:
+ * Refine benchmark (issue 4, item 6; bench/refine-bench.ts) and pipeline benchmark (issue 5,
+ * item 9: createReconstructor + reconstruct() end to end; bench/pipeline-bench.ts); how to read the output:
  * bench/README.md. Prints ONE JSON object per line to stdout:
  *   {"stage","backend","vertices","ms_median","ms_min","runs","ratio_vs_reference"}
  * (+ "extrapolated_from_iterations" on the refine_250 reference row when it is extrapolated)
@@ -10,14 +11,17 @@
  * strings) into build/bench/bench-entry.js, serves the repository on 127.0.0.1 with COOP/COEP/CORP
  * (test/browser/static-server.ts), launches ONE headless Chromium (flags of
  * shared/recipes/webgpu-headless.md, temporary profile removed at the end) and runs the
- * reference, wasm and webgpu backends inside test/browser/pages/bench.html.
+ * reference, wasm and webgpu backends inside test/browser/pages/bench.html (the pipeline
+ * stages: `createReconstructor({ runIn: 'thread' })` in the page itself, onnxruntime-web and
+ * comlink kept external and mapped by bench.html's import map).
  *
  * Options:
  *   --node          reference + wasm rows in Node only (no browser, no bundle).
- *   --no-webgpu     browser run without the WebGPU backend.
+ *   --no-webgpu     browser run without the WebGPU backend (total_high on SwiftShader takes ~15 s a call).
  *   --samples=2000,5000   sample sizes of the sampled problems (default 2000,5000).
  *   --runs=<scale>  multiply run counts (default 1; never below the minimums of README.md).
- *   --only=opt|refine   run only the Opt or only the Refine stages (default: both, Opt first).
+ *   --only=opt|refine|pipeline   run only the Opt, the Refine or the pipeline stages (default: all
+ *                   three, in that order).
  *   --ref-its=<k>   iterations the TS reference runs for refine_250 (default 20, extrapolated to 250).
  * Needs build/wasm/mofa.wasm (`npm run build:wasm`) and models/mofa-face-v1.mofa.
  */
@@ -31,6 +35,8 @@ import type { BenchRow } from './opt-bench.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WASM = path.join(ROOT, 'build/wasm/mofa.wasm');
 const MODEL = path.join(ROOT, 'models/mofa-face-v1.mofa');
+/** The portrait of the pipeline stages (public domain, demo/assets/). */
+const PORTRAIT = 'demo/assets/astronaut.png';
 const ENTRY = path.join(ROOT, 'test/browser/pages/bench-entry.ts');
 const BUNDLE = path.join(ROOT, 'build/bench/bench-entry.js');
 const PAGE = '/test/browser/pages/bench.html';
@@ -41,7 +47,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
 ];
 
-type Suite = 'opt' | 'refine';
+type Suite = 'opt' | 'refine' | 'pipeline';
+const SUITES: Suite[] = ['opt', 'refine', 'pipeline'];
 
 interface Cli {
   node: boolean;
@@ -53,7 +60,7 @@ interface Cli {
 }
 
 function parseArgs(argv: string[]): Cli {
-  const cli: Cli = { node: false, webgpu: true, only: ['opt', 'refine'] };
+  const cli: Cli = { node: false, webgpu: true, only: [...SUITES] };
   for (const a of argv) {
     if (a === '--node') cli.node = true;
     else if (a === '--no-webgpu') cli.webgpu = false;
@@ -62,11 +69,11 @@ function parseArgs(argv: string[]): Cli {
     else if (a.startsWith('--ref-its=')) cli.refIts = Number(a.slice(10));
     else if (a.startsWith('--only=')) {
       const s = a.slice(7);
-      if (s !== 'opt' && s !== 'refine') throw new Error(`--only: 'opt' or 'refine', got '${s}'`);
-      cli.only = [s];
+      if (!SUITES.includes(s as Suite)) throw new Error(`--only: 'opt', 'refine' or 'pipeline', got '${s}'`);
+      cli.only = [s as Suite];
     }
     else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: npm run bench [-- --node | --no-webgpu | --only=opt|refine | --samples=2000,5000 | --runs=1 | --ref-its=20]\n');
+      process.stderr.write('usage: npm run bench [-- --node | --no-webgpu | --only=opt|refine|pipeline | --samples=2000,5000 | --runs=1 | --ref-its=20]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }
@@ -94,13 +101,24 @@ async function runNode(cli: Cli): Promise<void> {
   if (cli.only.includes('opt')) await runOptBench({ model, wasm, samples: cli.samples, runScale: cli.runScale, emit, log });
   const cpuMs = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
   if (cli.only.includes('refine')) await runRefineBench({ model, wasm, runScale: cli.runScale, referenceIterations: cli.refIts, cpuMs, emit, log });
+  if (cli.only.includes('pipeline')) {
+    const { runPipelineBench } = await import('./pipeline-bench.js');
+    const { createReconstructor } = await import('../sdk/reconstructor.js');
+    const { readImage } = await import('../sdk/node/image-io.js');
+    const image = readImage(path.join(ROOT, PORTRAIT));
+    log(`pipeline: ${PORTRAIT} ${image.width}×${image.height}; createReconstructor({ runIn: 'thread', backend: 'wasm' }), default assets (models/, build/wasm/mofa.wasm)`);
+    await runPipelineBench({
+      image, runScale: cli.runScale, emit, log,
+      backends: [{ name: 'wasm', create: () => createReconstructor({ runIn: 'thread', backend: 'wasm' }) }],
+    });
+  }
 }
 
 /** Bundles the page entry: `./x.js` imports resolve to `./x.ts`, types stripped by ts.transpileModule. */
 async function bundlePage(): Promise<void> {
   const [{ rollup }, { default: ts }] = await Promise.all([import('rollup'), import('typescript')]);
   // @ts-expect-error -- plain ESM config module without type declarations
-  const { wgslString } = await import('../rollup.config.mjs');
+  const { wgslString, assetUrl } = await import('../rollup.config.mjs');
   const transpileTs = {
     name: 'transpile-ts',
     async resolveId(this: any, source: string, importer: string | undefined) {
@@ -119,14 +137,18 @@ async function bundlePage(): Promise<void> {
   };
   const bundle = await rollup({
     input: ENTRY,
-    plugins: [wgslString(), transpileTs],
+    // The page maps these through bench.html's import map (as test/browser/pages/sdk.html does).
+    external: [/^onnxruntime-web(\/.*)?$/, 'comlink'],
+    // mofa.wasm?url (sdk/wasm/mofa-wasm-url.ts, reachable from the reconstructor) → build/bench/assets/.
+    plugins: [wgslString(), assetUrl(), transpileTs],
     onwarn: (w) => {
       // load-face-model.ts imports node:fs by a variable name on Node only; harmless in the page.
       if (w.code === 'UNRESOLVED_IMPORT' && /node:/.test(w.message)) return;
       throw new Error(`bundling ${ENTRY}: ${w.message}`);
     },
   });
-  await bundle.write({ file: BUNDLE, format: 'es', sourcemap: true });
+  // One file: the reconstructor's lazily imported modules (GPU stages, the wasm URL) are inlined.
+  await bundle.write({ file: BUNDLE, format: 'es', sourcemap: true, inlineDynamicImports: true });
   await bundle.close();
 }
 
@@ -159,7 +181,7 @@ async function runBrowser(cli: Cli): Promise<void> {
     if (problems.length) throw new Error(problems.join('\n'));
     await page.evaluate(
       (o) => (globalThis as unknown as { mofaBench: { run(o: unknown): Promise<unknown> } }).mofaBench.run(o).then(() => undefined),
-      { webgpu: cli.webgpu, samples: cli.samples, runScale: cli.runScale, only: cli.only, referenceIterations: cli.refIts },
+      { webgpu: cli.webgpu, samples: cli.samples, runScale: cli.runScale, only: cli.only, referenceIterations: cli.refIts, portrait: `/${PORTRAIT}` },
     );
     if (problems.length) throw new Error(problems.join('\n'));
   } finally {

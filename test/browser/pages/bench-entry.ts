@@ -3,9 +3,13 @@
  * build/bench/bench-entry.js; bench.html loads it). Runs bench/opt-bench.ts and
  * bench/refine-bench.ts in the page with the reference and WASM backends plus the WebGPU
  * backends (sdk/gpu/opt-backend.ts, sdk/gpu/refine-backend.ts, sdk/gpu/refine-remap.ts) on the
- * page's adapter (SwiftShader in headless Chromium without a GPU), all on one GpuContext. Rows go
- * to Node through the function `benchEmit` that bench/run.ts exposes; log lines through `benchLog`.
+ * page's adapter (SwiftShader in headless Chromium without a GPU), all on one GpuContext, and
+ * bench/pipeline-bench.ts with `createReconstructor({ runIn: 'thread', backend })` in this page
+ * (backends 'wasm' and, unless o.webgpu is false, 'webgpu'; each reconstructor owns its own GPU
+ * device). Rows go to Node through the function `benchEmit` that bench/run.ts exposes; log
+ * lines through `benchLog`.
  */
+import { runPipelineBench, type PipelineBackend } from '../../../bench/pipeline-bench.js';
 import { runOptBench, type BenchRow, type DecodeFn, type ExtraBackend } from '../../../bench/opt-bench.js';
 import { runRefineBench, type RefineExtraBackend, type RemapFn } from '../../../bench/refine-bench.js';
 import { DecodePass, interleaveGeometryBasis } from '../../../sdk/gpu/decode.js';
@@ -20,7 +24,10 @@ import { CODE_DIM } from '../../../sdk/model/code-layout.js';
 import { DEFAULT_INTRINSICS } from '../../../sdk/model/camera.js';
 import { loadFaceModel } from '../../../sdk/model/load-face-model.js';
 import { defaultOptWeights } from '../../../sdk/opt/weights.js';
+import { createReconstructor } from '../../../sdk/reconstructor.js';
+import type { ReconstructorOptions } from '../../../sdk/types/reconstruct-options.js';
 import type { FaceModel } from '../../../sdk/types/face-model.js';
+import type { RgbaImage } from '../../../sdk/vision/image.js';
 
 interface BenchBridge {
   benchEmit(row: BenchRow): Promise<void>;
@@ -98,14 +105,36 @@ function createGpuRemap(ctx: GpuContext, model: FaceModel): { remap: RemapFn; de
   };
 }
 
+/** Fetches and decodes an image (createImageBitmap → OffscreenCanvas) into RGBA8 pixels. */
+async function fetchRgba(url: string): Promise<RgbaImage> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const bmp = await createImageBitmap(await res.blob());
+  const canvas = new OffscreenCanvas(bmp.width, bmp.height);
+  const c2d = canvas.getContext('2d', { willReadFrequently: true }) as OffscreenCanvasRenderingContext2D;
+  c2d.drawImage(bmp, 0, 0);
+  bmp.close();
+  const { data, width, height } = c2d.getImageData(0, 0, canvas.width, canvas.height);
+  return { data, width, height };
+}
+
+/** Asset locations of the pipeline bench, served from the repository root by bench/run.ts. */
+const PAGE_ASSETS: ReconstructorOptions['assets'] = {
+  faceModel: '/models/mofa-face-v1.mofa',
+  faceDetector: '/models/face_detector_short.onnx',
+  faceLandmarker: '/models/face_landmarker.onnx',
+  mofaWasm: '/build/wasm/mofa.wasm',
+};
+
 export const mofaBench = {
   /**
    * Runs the whole benchmark in this page.
    * @param o.webgpu include the WebGPU backends (default true); o.samples, o.runScale as in
-   *   BenchOptions; o.only which suites (default both, Opt first); o.referenceIterations as in
-   *   RefineBenchOptions.
+   *   BenchOptions; o.only which suites (default all three: Opt, Refine, pipeline);
+   *   o.referenceIterations as in RefineBenchOptions; o.portrait the URL of the pipeline
+   *   stages' image (default /demo/assets/astronaut.png).
    */
-  async run(o: { webgpu?: boolean; samples?: number[]; runScale?: number; only?: Array<'opt' | 'refine'>; referenceIterations?: number } = {}): Promise<BenchRow[]> {
+  async run(o: { webgpu?: boolean; samples?: number[]; runScale?: number; only?: Array<'opt' | 'refine' | 'pipeline'>; referenceIterations?: number; portrait?: string } = {}): Promise<BenchRow[]> {
     const bridge = globalThis as unknown as BenchBridge;
     const log = (m: string) => void bridge.benchLog(m);
     const [model, wasm] = await Promise.all([
@@ -114,9 +143,9 @@ export const mofaBench = {
     ]);
     const extra: ExtraBackend[] = [];
     const refineExtra: RefineExtraBackend[] = [];
-    const only = o.only ?? ['opt', 'refine'];
+    const only = o.only ?? ['opt', 'refine', 'pipeline'];
     let ctx: GpuContext | null = null;
-    if (o.webgpu ?? true) {
+    if ((o.webgpu ?? true) && (only.includes('opt') || only.includes('refine'))) {
       ctx = await GpuContext.create({ label: 'mofa-bench' });
       log(`webgpu adapter: ${JSON.stringify(ctx.adapter)}`);
       const gpuDecode = createGpuDecode(ctx, model);
@@ -138,6 +167,17 @@ export const mofaBench = {
       const rows: BenchRow[] = [];
       if (only.includes('opt')) rows.push(...await runOptBench({ model, wasm, extra, samples: o.samples, runScale: o.runScale, log, emit }));
       if (only.includes('refine')) rows.push(...await runRefineBench({ model, wasm, extra: refineExtra, runScale: o.runScale, referenceIterations: o.referenceIterations, log, emit }));
+      if (only.includes('pipeline')) {
+        const portrait = o.portrait ?? '/demo/assets/astronaut.png';
+        const image = await fetchRgba(portrait);
+        log(`pipeline: ${portrait} ${image.width}×${image.height}; createReconstructor({ runIn: 'thread', backend }) in the page (crossOriginIsolated ${globalThis.crossOriginIsolated})`);
+        const backends: PipelineBackend[] = [{ name: 'wasm', create: () => createReconstructor({ runIn: 'thread', backend: 'wasm', assets: PAGE_ASSETS }) }];
+        if (o.webgpu ?? true) {
+          // SwiftShader: total_high ≈ 15 s a call, so the minimum of 2 timed calls per quality (+ 1 warm-up).
+          backends.push({ name: 'webgpu', create: () => createReconstructor({ runIn: 'thread', backend: 'webgpu', assets: PAGE_ASSETS }), runs: { fast: 3, balanced: 2, high: 2 } });
+        }
+        rows.push(...await runPipelineBench({ image, backends, runScale: o.runScale, log, emit }));
+      }
       return rows;
     } finally {
       for (const e of extra) e.destroy();
