@@ -11,7 +11,7 @@ export type * from './types/reconstruct-options.js';
 export type * from './types/reconstruct-result.js';
 export type { Initializer, OptStage, RefineStage, FaceStageInput, InitialCode, InitialFitReport, RefinedSurface } from './pipeline/stages.js';
 export { LandmarkFitInitializer } from './pipeline/landmark-initializer.js';
-export { MIN_IMAGE_SIDE, MAX_DETECTION_SIDE } from './pipeline/input.js';
+export { MIN_IMAGE_SIDE, MAX_DETECTION_SIDE, MAX_DECODED_SIDE } from './pipeline/input.js';
 export { encodeObj, type ObjOptions } from './export/obj.js';
 export { encodeGlb, type GlbOptions } from './export/gltf.js';
 export type { ExportMesh } from './export/export-mesh.js';

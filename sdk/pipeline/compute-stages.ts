@@ -29,6 +29,12 @@ export interface ComputeStages {
   adapter: string | null;
   /** Number of live GPU buffers of the stages' GpuContext (0 for wasm; leak checks). */
   liveGpuBuffers(): number;
+  /**
+   * True once the GPU device of a 'webgpu' stage set was lost (driver reset, `device.destroy()`,
+   * …; reported asynchronously by `GPUDevice.lost`); always false for 'wasm'. Lost stages
+   * cannot run again: the pipeline destroys and recreates them.
+   */
+  isLost(): boolean;
   /** Frees everything (backends, GpuContext and its device). Twice is harmless. */
   destroy(): void;
 }
@@ -86,6 +92,7 @@ export async function createComputeStages(backend: 'webgpu' | 'wasm', wasm: WebA
       refine,
       adapter: null,
       liveGpuBuffers: () => 0,
+      isLost: () => false,
       destroy() {
         opt.destroy();
         refine.destroy();
@@ -98,6 +105,10 @@ export async function createComputeStages(backend: 'webgpu' | 'wasm', wasm: WebA
     import('../gpu/refine-backend.js'),
   ]);
   const context = await GpuContext.create({ label: 'mofa-web/reconstruct' });
+  let lost = false;
+  void context.device.lost.then(() => {
+    lost = true;
+  });
   try {
     const opt = new GaussNewtonOptStage(new WebGpuOptBackend(context), linalg, settings.opt);
     const refine = new ShadingRefineStage(new WebGpuRefineBackend(context, false), settings.refine);
@@ -108,6 +119,7 @@ export async function createComputeStages(backend: 'webgpu' | 'wasm', wasm: WebA
       refine,
       adapter: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'unknown adapter' : null,
       liveGpuBuffers: () => context.liveBufferCount,
+      isLost: () => lost,
       destroy() {
         opt.destroy();
         refine.destroy();

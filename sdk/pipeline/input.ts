@@ -1,7 +1,7 @@
 /**
  * Input normalisation: every image a web app (or a Node script) has → one RGBA8 `RgbaImage`
  * (row-major, top-left origin, `data.length = 4·W·H`), plus the downscaled copy the face
- * detector runs on.
+ * detector runs on. Huge encoded images are decoded downscaled (MAX_DECODED_SIDE, `decodeInput`).
  *
  * Accepted inputs (`ImageInput`):
  * - everywhere: `ImageData` or any `{ data, width, height }` RGBA8 buffer;
@@ -25,6 +25,33 @@ export const MIN_IMAGE_SIDE = 32;
  * original pixels.
  */
 export const MAX_DETECTION_SIDE = 1024;
+
+/**
+ * Longer side, px, above which an ENCODED image (Blob / File, URL, encoded bytes) is decoded
+ * downscaled in the browser (`createImageBitmap` with `resizeWidth` / `resizeHeight`, quality
+ * 'high'), so a huge photo (e.g. 20000×20000 px = 1.6 GB of RGBA) is neither rejected nor
+ * copied around at full size. The pipeline then works on the decoded copy and reports every
+ * result (landmarks, `projectToImage`, pose intrinsics, face box, `imageSize`) in the ORIGINAL
+ * image's pixels (`DecodedImage.scale`). Faces must be ≥ ~40 px wide in the decoded copy, i.e.
+ * ≥ 40·scale px in the original. Decoded pixel inputs (ImageData, canvases, bitmaps) are used as
+ * they are; Node decodes at full size.
+ */
+export const MAX_DECODED_SIDE = 8192;
+
+/** An input image as the pipeline works on it (see `decodeInput`). */
+export interface DecodedImage {
+  /** The pixels the pipeline runs on. */
+  image: RgbaImage;
+  /**
+   * Original-image px per `image` px, used for both axes: 1 unless a huge encoded image was
+   * decoded downscaled; then W / image.width (H / image.height differs from it by a relative
+   * < 0.5 / image.height from rounding the decoded size).
+   */
+  scale: number;
+  /** Size of the original image, px. */
+  originalWidth: number;
+  originalHeight: number;
+}
 
 /** Anything `reconstruct()` accepts (see the module comment). */
 export type ImageInput =
@@ -80,17 +107,63 @@ function pixelsOf(source: CanvasImageSource, width: number, height: number): Rgb
   return { data: id.data, width, height };
 }
 
-/** Decodes encoded bytes / a Blob in the browser with createImageBitmap. */
-async function decodeBlob(blob: Blob): Promise<RgbaImage> {
+/**
+ * Width and height from a PNG (IHDR) or baseline/progressive JPEG (SOFn) header, without
+ * decoding; null for other formats or a malformed header.
+ */
+export function encodedImageSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const b = bytes;
+  const u16 = (o: number) => (b[o] << 8) | b[o + 1];
+  const u32 = (o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  if (b.length >= 24 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && u32(12) === 0x49484452) {
+    return { width: u32(16), height: u32(20) };
+  }
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
+    let o = 2;
+    while (o + 9 < b.length) {
+      if (b[o] !== 0xff) return null;
+      const marker = b[o + 1];
+      if (marker === 0xff) {
+        o++; // fill byte
+        continue;
+      }
+      // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC): height at +5, width at +7.
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { width: u16(o + 7), height: u16(o + 5) };
+      o += 2 + u16(o + 2);
+    }
+  }
+  return null;
+}
+
+/**
+ * Decodes encoded bytes / a Blob in the browser with createImageBitmap; downscaled to longer
+ * side MAX_DECODED_SIDE when the header says the image is larger (or, for formats whose size
+ * the header parser does not read, when the full decode is larger).
+ */
+async function decodeBlob(blob: Blob): Promise<DecodedImage> {
   if (typeof createImageBitmap === 'undefined') throw new MofaError('BAD_INPUT', 'createImageBitmap is unavailable here: pass an RGBA { data, width, height } buffer');
+  const header = encodedImageSize(new Uint8Array(await blob.slice(0, 64 * 1024).arrayBuffer()));
+  const target = (W: number, H: number) => {
+    const s = Math.max(W, H) / MAX_DECODED_SIDE;
+    return { resizeWidth: Math.max(1, Math.round(W / s)), resizeHeight: Math.max(1, Math.round(H / s)), resizeQuality: 'high' as const };
+  };
+  const huge = header !== null && Math.max(header.width, header.height) > MAX_DECODED_SIDE;
   let bmp: ImageBitmap;
   try {
-    bmp = await createImageBitmap(blob);
+    bmp = huge ? await createImageBitmap(blob, target(header.width, header.height)) : await createImageBitmap(blob);
   } catch (cause) {
-    throw new MofaError('BAD_INPUT', `the bytes are not an image this browser can decode (${(cause as Error).message}); pass a PNG, JPEG or WebP`, { cause });
+    const what = huge ? `the ${header.width}×${header.height} px image could not be decoded at ${target(header.width, header.height).resizeWidth}×${target(header.width, header.height).resizeHeight} (${(cause as Error).message}); pass a smaller image` : `the bytes are not an image this browser can decode (${(cause as Error).message}); pass a PNG, JPEG or WebP`;
+    throw new MofaError('BAD_INPUT', what, { cause });
+  }
+  const W = huge ? header.width : bmp.width, H = huge ? header.height : bmp.height;
+  if (!huge && Math.max(W, H) > MAX_DECODED_SIDE) {
+    // Size unknown from the header (WebP, GIF, …): decoded in full; shrink the bitmap before reading its pixels.
+    const small = await createImageBitmap(bmp, target(W, H));
+    bmp.close();
+    bmp = small;
   }
   try {
-    return pixelsOf(bmp, bmp.width, bmp.height);
+    return { image: pixelsOf(bmp, bmp.width, bmp.height), scale: W / bmp.width, originalWidth: W, originalHeight: H };
   } finally {
     bmp.close();
   }
@@ -108,10 +181,26 @@ async function nodeImageIo(): Promise<{ decodeImage(b: Uint8Array): RgbaImage; r
 
 /**
  * Converts any `ImageInput` into a checked RGBA8 image (module comment). The result may share
- * memory with the input (an RGBA buffer is used as is, never modified).
+ * memory with the input (an RGBA buffer is used as is, never modified). A huge encoded image is
+ * returned downscaled (MAX_DECODED_SIDE): use `decodeInput` to get the scale.
  * @throws MofaError('BAD_INPUT').
  */
 export async function toRgbaImage(input: ImageInput): Promise<RgbaImage> {
+  return (await decodeInput(input)).image;
+}
+
+/**
+ * Converts any `ImageInput` into the checked RGBA8 image the pipeline runs on, with the scale
+ * back to the original image (MAX_DECODED_SIDE).
+ * @throws MofaError('BAD_INPUT').
+ */
+export async function decodeInput(input: ImageInput): Promise<DecodedImage> {
+  const full = (image: RgbaImage): DecodedImage => ({ image, scale: 1, originalWidth: image.width, originalHeight: image.height });
+  const decoded = await decodeAny(input);
+  return 'originalWidth' in decoded ? decoded : full(decoded);
+}
+
+async function decodeAny(input: ImageInput): Promise<RgbaImage | DecodedImage> {
   if (input === null || input === undefined) throw new MofaError('BAD_INPUT', 'no image given: pass an image, canvas, ImageData, Blob, URL or (Node) a file path');
   if (isRgbaLike(input)) return checkRgbaImage({ data: input.data, width: input.width, height: input.height });
   const g = globalThis as unknown as Record<string, undefined | (abstract new (...a: never[]) => unknown)>;
@@ -150,7 +239,7 @@ export async function toRgbaImage(input: ImageInput): Promise<RgbaImage> {
   throw new MofaError('BAD_INPUT', `unsupported image input (${Object.prototype.toString.call(input)}): pass ImageData, an RGBA { data, width, height } buffer, a canvas, ImageBitmap, VideoFrame, <img>, Blob, URL or (Node) a file path`);
 }
 
-async function fetchImage(url: string): Promise<RgbaImage> {
+async function fetchImage(url: string): Promise<RgbaImage | DecodedImage> {
   let res: Response;
   try {
     res = await fetch(url);

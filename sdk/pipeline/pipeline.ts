@@ -26,8 +26,8 @@ import type { FaceDetection } from '../vision/types.js';
 import { defaultMofaWasm } from './assets.js';
 import { type BackendChoice, selectBackend } from './backend-select.js';
 import { compileMofaWasm, type ComputeStages, createComputeStages } from './compute-stages.js';
-import { cropLinearImage, faceCropFromLandmarks, landmarksToCrop } from './crop.js';
-import { downscaleForDetection, type ImageInput, toRgbaImage } from './input.js';
+import { cropLinearImage, type FaceCrop, faceCropFromLandmarks, landmarksToCrop } from './crop.js';
+import { decodeInput, downscaleForDetection, type ImageInput } from './input.js';
 import { LandmarkFitInitializer } from './landmark-initializer.js';
 import { assembleFace, checkModelMatchesCodeLayout, type PlainFaceReconstruction, type PlainReconstructionResult } from './result.js';
 import type { FaceStageInput, Initializer, OptStage, OptStageResult, RefinedSurface, RefineStage } from './stages.js';
@@ -156,6 +156,16 @@ export class ReconstructionPipeline {
     return c ? c.liveGpuBuffers() : 0;
   }
 
+  /**
+   * Drops the default stages when their GPU device was lost since the last call (e.g. a driver
+   * reset between calls), so that this call recreates them on a new device instead of failing
+   * with DEVICE_LOST. A loss DURING a call still rejects that call with DEVICE_LOST (`onDevice`).
+   */
+  private async dropLostComputeStages(): Promise<void> {
+    const c = await this.compute?.catch(() => null);
+    if (c?.isLost()) await this.dropComputeStages();
+  }
+
   /** Frees the default stages after the GPU device was lost, so the next call recreates them. */
   private async dropComputeStages(): Promise<void> {
     const c = this.compute;
@@ -218,6 +228,7 @@ export class ReconstructionPipeline {
     const userOpt = this.config.stages?.opt;
     const userRefine = this.config.stages?.refine;
     const needsDefault = (quality !== 'fast' && userOpt === undefined) || (quality === 'high' && userRefine === undefined);
+    if (needsDefault) await this.dropLostComputeStages();
     const willLoad = this.loaded === null || (needsDefault && this.compute === null);
     const stages: ReconstructStage[] = [...(willLoad ? ['load' as const] : []), 'decode', 'detect', 'landmarks', 'init'];
     if (quality !== 'fast') stages.push('opt');
@@ -255,7 +266,10 @@ export class ReconstructionPipeline {
     const opt: OptStage | null = quality === 'fast' ? null : (userOpt ?? defaults!.opt);
     const refine: RefineStage | null = quality === 'high' ? (userRefine ?? defaults!.refine) : null;
     check();
-    const image = await toRgbaImage(input);
+    // A huge encoded image arrives downscaled (MAX_DECODED_SIDE): every stage runs on `image`,
+    // the result is mapped back to the original pixels by `decoded.scale`.
+    const decoded = await decodeInput(input);
+    const image = decoded.image;
     finish('decode');
 
     check();
@@ -325,13 +339,15 @@ export class ReconstructionPipeline {
     check();
     for (let i = 0; i < perFace.length; i++) {
       const { input: si, code, face } = perFace[i];
-      results.push(assembleFace(L.model, code, si.crop, image, face.det, face.points, refined[i]));
+      const s = decoded.scale;
+      const originalSize = { width: decoded.originalWidth, height: decoded.originalHeight };
+      results.push(assembleFace(L.model, code, scaleCrop(si.crop, s), originalSize, scaleDetection(face.det, s, s), scalePoints(face.points, s), refined[i]));
     }
     finish('result');
     stageMs.total = performance.now() - t0;
     return {
       faces: results,
-      imageSize: { width: image.width, height: image.height },
+      imageSize: { width: decoded.originalWidth, height: decoded.originalHeight },
       diagnostics: {
         quality,
         backend: opt?.backend ?? L.backend.backend,
@@ -377,6 +393,19 @@ export class ReconstructionPipeline {
     this.config.stages?.opt?.destroy();
     this.config.stages?.refine?.destroy();
   }
+}
+
+/** The crop with its image side in px of an image `s` times larger (the crop camera is unchanged). */
+function scaleCrop(crop: FaceCrop, s: number): FaceCrop {
+  if (s === 1) return crop;
+  const [k, , ox, , , oy] = crop.cropToImage;
+  return { ...crop, cropToImage: [k * s, 0, ox * s, 0, k * s, oy * s], imageToCrop: [1 / (k * s), 0, -ox / k, 0, 1 / (k * s), -oy / k] };
+}
+
+/** (L, 3) landmarker points (x, y, relative depth, px) scaled to an image `s` times larger. */
+function scalePoints(points: Float32Array, s: number): Float32Array {
+  if (s === 1) return points;
+  return points.map((v) => v * s);
 }
 
 function scaleDetection(d: FaceDetection, sx: number, sy: number): FaceDetection {
