@@ -43,7 +43,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   used = used && scr.x >= 0.0 && scr.x < w && scr.y >= 0.0 && scr.y < h;
   var c = 0.0;
   if (used) {
-    let e = records[o + REC_COLOR].xyz - sampleImage(scr.xy).value;
+    let e = records[o + REC_COLOR].xyz - sampleImage(scr.xy, vec2<f32>(frame.image.xy)).value;
     c = max(length(e), IRLS_MIN_RESIDUAL);
     atomicAdd(&counters[0], 1u);
   }

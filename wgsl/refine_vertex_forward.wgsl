@@ -25,12 +25,6 @@ override WORKGROUP_SIZE: u32 = 64u;
 @group(0) @binding(7) var<storage, read_write> state: array<VertexState>;
 @group(0) @binding(8) var<storage, read_write> ring: array<RingValues>;
 
-fn imagePixel(j: i32, i: i32) -> vec3<f32> {
-  let w = i32(params.image.x);
-  let h = i32(params.image.y);
-  return image[u32(clamp(i, 0, h - 1) * w + clamp(j, 0, w - 1))].xyz;
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
@@ -61,22 +55,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let inside = depth > 0.0 && u.x >= 0.0 && u.x < params.image.x && u.y >= 0.0 && u.y < params.image.y;
   let visible = inside && dot(nc, p) < 0.0;
 
-  // Bilinear I(u) and its gradient (sdk/opt/image.ts sampleBilinear).
-  let x = u.x - 0.5;
-  let y = u.y - 0.5;
-  let fj = floor(x);
-  let fi = floor(y);
-  let wa = x - fj;
-  let wb = y - fi;
-  let j0 = i32(fj);
-  let i0 = i32(fi);
-  let p00 = imagePixel(j0, i0);
-  let p10 = imagePixel(j0 + 1, i0);
-  let p01 = imagePixel(j0, i0 + 1);
-  let p11 = imagePixel(j0 + 1, i0 + 1);
-  let value = (1.0 - wa) * (1.0 - wb) * p00 + wa * (1.0 - wb) * p10 + (1.0 - wa) * wb * p01 + wa * wb * p11;
-  var du = (1.0 - wb) * (p10 - p00) + wb * (p11 - p01);
-  var dv = (1.0 - wa) * (p01 - p00) + wa * (p11 - p10);
+  // Bilinear I(u) and its gradient (image-sample.wgsl = sdk/opt/image.ts sampleBilinear).
+  let smp = sampleImage(u, params.image.xy);
+  let value = smp.value;
+  var du = smp.du;
+  var dv = smp.dv;
   if (depth <= 0.0) {
     du = vec3<f32>(0.0);
     dv = vec3<f32>(0.0);

@@ -95,7 +95,7 @@ fn photometricRows(j: u32, withJacobian: bool) {
   var irr = vec3<f32>(0.0);
   for (var b = 0u; b < 9u; b++) { irr += frame.light[b].xyz * y[b]; }
   let color = albedo * irr;  // Eq. (4)
-  let smp = sampleImage(u);
+  let smp = sampleImage(u, vec2<f32>(frame.image.xy));
   let fv = s * (color - smp.value);
   residual[row0] = fv.x;
   residual[row0 + 1u] = fv.y;

@@ -3,6 +3,7 @@
  * Plain-TS reference of the same maths: sdk/refine/reference.ts (refineForward + refreshWeights + displacementLaplacian).
  */
 import source from '../../wgsl/refine_vertex_forward.wgsl';
+import imageSampleSource from '../../wgsl/image-sample.wgsl';
 import { REFINE_WORKGROUP_SIZE, RefineKernel, refineKernelSource, refineTopologySource, type RefineBindingKind } from './refine-common.js';
 
 /** Bindings in order: params (uniform RefineParams), surface (SurfaceVertex[N]), position (vec4[N], mm), disp (vec4[N], mm), faceNormal (vec4[F]), topology (CSR tables), image (vec4[W·H]), state (VertexState[N], written), ring (RingValues[N], written). */
@@ -10,5 +11,5 @@ export const REFINE_VERTEX_FORWARD_BINDINGS: readonly RefineBindingKind[] = ['un
 
 /** Builds the pipeline of wgsl/refine_vertex_forward.wgsl (once per device). */
 export function createRefineVertexForward(device: GPUDevice, workgroupSize = REFINE_WORKGROUP_SIZE): RefineKernel {
-  return new RefineKernel(device, 'refine_vertex_forward', refineKernelSource(source, refineTopologySource), REFINE_VERTEX_FORWARD_BINDINGS, workgroupSize);
+  return new RefineKernel(device, 'refine_vertex_forward', refineKernelSource(source, refineTopologySource, imageSampleSource), REFINE_VERTEX_FORWARD_BINDINGS, workgroupSize);
 }
