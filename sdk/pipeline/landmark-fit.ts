@@ -38,6 +38,8 @@ export interface LandmarkBasis {
   mean: Float64Array;
   /** (3L, Ks + Ke) [E_s E_e] rows, row-major, mm per unit coefficient. */
   basis: Float64Array;
+  /** (Ks + Ke, 3L) the transpose of `basis` (one contiguous row per coefficient), for the fit's column-wise loops. */
+  basisT: Float64Array;
   shapeDim: number;
   expressionDim: number;
 }
@@ -56,7 +58,9 @@ export function landmarkBasis(model: FaceModel): LandmarkBasis {
       for (let k = 0; k < Ke; k++) basis[dst * K + Ks + k] = model.expressionBasis[src * Ke + k];
     }
   }
-  return { count: L, mean, basis, shapeDim: Ks, expressionDim: Ke };
+  const basisT = new Float64Array(K * 3 * L);
+  for (let q = 0; q < 3 * L; q++) for (let k = 0; k < K; k++) basisT[k * 3 * L + q] = basis[q * K + k];
+  return { count: L, mean, basis, basisT, shapeDim: Ks, expressionDim: Ke };
 }
 
 /** Result of `fitLandmarksPerspective`. */
@@ -144,6 +148,51 @@ export function initialPoseFromSimilarity(
 }
 
 /**
+ * Gram matrix G = Jᵀ·J of the P columns of J given as the P contiguous rows of Jᵀ (`jt`, P × n,
+ * row-major), written to `out` (P × P, row-major, both triangles). Each entry is accumulated over
+ * q = 0..n−1 in order, exactly like the plain double loop Σ_q jt[a,q]·jt[b,q] (bitwise the same
+ * result); the loops are blocked 4 × 4 so that each pass over n loads 8 values for 16 products
+ * (the plain double loop does 2 loads per product); ~1.5–2× faster in V8 on 150 × 1404.
+ */
+export function gramTransposed(jt: Float64Array, P: number, n: number, out: Float64Array): void {
+  const P4 = P - (P % 4);
+  for (let a = 0; a < P4; a += 4) {
+    const a0 = a * n, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n;
+    for (let b = 0; b <= a; b += 4) {
+      const b0 = b * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      for (let q = 0; q < n; q++) {
+        const x0 = jt[a0 + q], x1 = jt[a1 + q], x2 = jt[a2 + q], x3 = jt[a3 + q];
+        const y0 = jt[b0 + q], y1 = jt[b1 + q], y2 = jt[b2 + q], y3 = jt[b3 + q];
+        s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
+        s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
+        s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
+        s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+      }
+      const blk = [s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33];
+      for (let i = 0; i < 4; i++) {
+        for (let j = 0; j < 4; j++) {
+          out[(a + i) * P + b + j] = blk[4 * i + j];
+          out[(b + j) * P + a + i] = blk[4 * i + j];
+        }
+      }
+    }
+  }
+  // Remaining rows a ≥ P4 (fewer than 4): plain loops against every column b ≤ a.
+  for (let a = P4; a < P; a++) {
+    const oa = a * n;
+    for (let b = 0; b <= a; b++) {
+      const ob = b * n;
+      let s = 0;
+      for (let q = 0; q < n; q++) s += jt[oa + q] * jt[ob + q];
+      out[a * P + b] = s;
+      out[b * P + a] = s;
+    }
+  }
+}
+
+/**
  * Levenberg–Marquardt-damped Gauss-Newton fit of θ = (euler, t, α, δ) to the landmarks (module
  * comment). Deterministic; does not modify its inputs.
  * @param points (L, 3) landmarker points in crop px (x, y image-frame px of the crop; z relative
@@ -180,13 +229,17 @@ export function fitLandmarksPerspective(
   const Jt = new Float64Array(P * rows); // Jᵀ, row m = ∂r/∂θ_m over all residual rows (dot products below are contiguous)
   const r = new Float64Array(rows);
 
+  const Et = basis.basisT;
+  const fu = new Float64Array(L), fuz = new Float64Array(L), fvz = new Float64Array(L); // per-landmark projection derivatives
+  const dpz = new Float64Array(P); // mean of ∂z_i/∂θ over the landmarks, for the centred depth rows
+
   /** Geometry at θ: fills V, pc; returns the data energy (landmark + depth) and residuals r. */
   const evaluate = (th: Float64Array, withJacobian: boolean): number => {
-    for (let q = 0; q < 3 * L; q++) {
-      let acc = basis.mean[q];
-      const row = q * K;
-      for (let k = 0; k < K; k++) acc += basis.basis[row + k] * th[6 + k];
-      V[q] = acc;
+    // V = A_s + Σ_k E_k θ_k, accumulated per entry in k order (coefficient-major over Eᵀ rows).
+    V.set(basis.mean);
+    for (let k = 0; k < K; k++) {
+      const c = th[6 + k], o = k * rows;
+      for (let q = 0; q < rows; q++) V[q] += Et[o + q] * c;
     }
     const R = rotationMatrix(th.subarray(0, 3));
     let zc = 0;
@@ -209,36 +262,60 @@ export function fitLandmarksPerspective(
       e += r[3 * i] ** 2 + r[3 * i + 1] ** 2 + r[3 * i + 2] ** 2;
     }
     if (!withJacobian) return e;
-    // ∂p_i/∂θ columns: euler (dR·V_i), t (identity), coefficients (R·E_i,k).
-    const dR = rotationDerivatives(th.subarray(0, 3));
-    const dpz = new Float64Array(P); // running mean of ∂z_i/∂θ for the centred depth rows
-    const jz = new Float64Array(L * P);
-    const col = new Float64Array(3 * P);
+    // ∂p_i/∂θ columns: euler (dR·V_i), t (identity), coefficients (R·E_i,k); written straight into
+    // the rows of Jᵀ (row m = column θ_m), the depth rows first as ∂z_i/∂θ_m, centred below.
+    // u = cx + f·x/d, v = cy − f·y/d, d = −z:  du = f/d·dx + f·x/d²·dz,  dv = −f/d·dy − f·y/d²·dz.
     for (let i = 0; i < L; i++) {
-      const x = V[3 * i], y = V[3 * i + 1], z = V[3 * i + 2];
-      for (let m = 0; m < 3; m++) for (let a = 0; a < 3; a++) col[a * P + m] = dR[m][3 * a] * x + dR[m][3 * a + 1] * y + dR[m][3 * a + 2] * z;
-      for (let m = 0; m < 3; m++) for (let a = 0; a < 3; a++) col[a * P + 3 + m] = a === m ? 1 : 0;
-      if (fitCoeffs) {
-        const b0 = (3 * i) * K, b1 = (3 * i + 1) * K, b2 = (3 * i + 2) * K;
-        for (let k = 0; k < K; k++) {
-          const ex = basis.basis[b0 + k], ey = basis.basis[b1 + k], ez = basis.basis[b2 + k];
-          for (let a = 0; a < 3; a++) col[a * P + 6 + k] = R[3 * a] * ex + R[3 * a + 1] * ey + R[3 * a + 2] * ez;
-        }
-      }
       const d = -pc[3 * i + 2], px = pc[3 * i], py = pc[3 * i + 1];
-      // u = cx + f·x/d, v = cy − f·y/d, d = −z:  du = f/d·dx + f·x/d²·dz,  dv = −f/d·dy − f·y/d²·dz.
-      const fu = (wl * f) / d, fuz = (wl * f * px) / (d * d), fvz = (wl * f * py) / (d * d);
-      for (let m = 0; m < P; m++) {
-        const dx = col[m], dy = col[P + m], dz = col[2 * P + m];
-        Jt[m * rows + 3 * i] = fu * dx + fuz * dz;
-        Jt[m * rows + 3 * i + 1] = -fu * dy - fvz * dz;
-        jz[i * P + m] = dz;
-        dpz[m] += dz / L;
+      fu[i] = (wl * f) / d;
+      fuz[i] = (wl * f * px) / (d * d);
+      fvz[i] = (wl * f * py) / (d * d);
+    }
+    const dR = rotationDerivatives(th.subarray(0, 3));
+    for (let m = 0; m < 6; m++) {
+      const o = m * rows;
+      let mean = 0;
+      for (let i = 0; i < L; i++) {
+        let dx: number, dy: number, dz: number;
+        if (m < 3) {
+          const x = V[3 * i], y = V[3 * i + 1], z = V[3 * i + 2], M = dR[m];
+          dx = M[0] * x + M[1] * y + M[2] * z;
+          dy = M[3] * x + M[4] * y + M[5] * z;
+          dz = M[6] * x + M[7] * y + M[8] * z;
+        } else {
+          dx = m === 3 ? 1 : 0;
+          dy = m === 4 ? 1 : 0;
+          dz = m === 5 ? 1 : 0;
+        }
+        Jt[o + 3 * i] = fu[i] * dx + fuz[i] * dz;
+        Jt[o + 3 * i + 1] = -fu[i] * dy - fvz[i] * dz;
+        Jt[o + 3 * i + 2] = dz;
+        mean += dz / L;
+      }
+      dpz[m] = mean;
+    }
+    if (fitCoeffs) {
+      const R0 = R[0], R1 = R[1], R2 = R[2], R3 = R[3], R4 = R[4], R5 = R[5], R6 = R[6], R7 = R[7], R8 = R[8];
+      for (let k = 0; k < K; k++) {
+        const o = (6 + k) * rows, e0 = k * rows;
+        let mean = 0;
+        for (let i = 0; i < L; i++) {
+          const ex = Et[e0 + 3 * i], ey = Et[e0 + 3 * i + 1], ez = Et[e0 + 3 * i + 2];
+          const dx = R0 * ex + R1 * ey + R2 * ez;
+          const dy = R3 * ex + R4 * ey + R5 * ez;
+          const dz = R6 * ex + R7 * ey + R8 * ez;
+          Jt[o + 3 * i] = fu[i] * dx + fuz[i] * dz;
+          Jt[o + 3 * i + 1] = -fu[i] * dy - fvz[i] * dz;
+          Jt[o + 3 * i + 2] = dz;
+          mean += dz / L;
+        }
+        dpz[6 + k] = mean;
       }
     }
     const kz = (wz * f) / D; // D treated as constant within the linearisation
-    for (let i = 0; i < L; i++) {
-      for (let m = 0; m < P; m++) Jt[m * rows + 3 * i + 2] = kz * (jz[i * P + m] - dpz[m]);
+    for (let m = 0; m < P; m++) {
+      const o = m * rows, mean = dpz[m];
+      for (let i = 0; i < L; i++) Jt[o + 3 * i + 2] = kz * (Jt[o + 3 * i + 2] - mean);
     }
     return e;
   };
@@ -256,18 +333,12 @@ export function fitLandmarksPerspective(
   const g = new Float64Array(P);
   for (let it = 0; it < iterations; it++) {
     // Normal equations JᵀJ + prior (identity on the coefficients), gradient Jᵀr + θ_coeffs.
+    gramTransposed(Jt, P, rows, A);
     for (let a = 0; a < P; a++) {
       const oa = a * rows;
       let ga = 0;
       for (let q = 0; q < rows; q++) ga += Jt[oa + q] * r[q];
       g[a] = ga;
-      for (let b = 0; b <= a; b++) {
-        const ob = b * rows;
-        let s = 0;
-        for (let q = 0; q < rows; q++) s += Jt[oa + q] * Jt[ob + q];
-        A[a * P + b] = s;
-        A[b * P + a] = s;
-      }
     }
     for (let k = 6; k < P; k++) {
       A[k * P + k] += 1;
@@ -295,7 +366,7 @@ export function fitLandmarksPerspective(
     }
     energies.push(energy);
     if (!accepted) break; // converged (no decrease at any damping tried)
-    evaluate(theta, true);
+    if (it + 1 < iterations) evaluate(theta, true); // the Jacobian at the new θ (not needed after the last step)
   }
   if (!Number.isFinite(energy)) throw new MofaError('INTERNAL', 'landmark fit diverged; please report this image');
   evaluate(theta, false);

@@ -14,7 +14,7 @@
 import { MofaError } from '../errors.js';
 import { type CameraIntrinsics, project, rotateVectors, toCamera } from '../model/camera.js';
 import { choleskySolveRef, CholeskyStatus } from '../model/cholesky-ref.js';
-import { irradianceBasis, SH_AMBIENT_OFFSET, SH_COEFFS, GAMMA_DIM } from '../model/shading.js';
+import { shBasis, SH_AMBIENT_OFFSET, SH_COEFFS, SH_LAMBERT_FACTORS, GAMMA_DIM } from '../model/shading.js';
 import { rasterize } from '../render/rasterize.js';
 import type { LinearImage } from './stages.js';
 
@@ -107,46 +107,65 @@ export function fitLightingLinear(
   const Hs = new Float64Array(n * SH_COEFFS);
   const obs = new Float64Array(n * 3);
   const px = new Float64Array(3);
+  const lambert = Float64Array.from(SH_LAMBERT_FACTORS);
   for (let j = 0; j < n; j++) {
     const i = visible[j];
-    Hs.set(irradianceBasis(camNormal[3 * i], camNormal[3 * i + 1], camNormal[3 * i + 2]), j * SH_COEFFS);
+    // H_b(n) = λ_b · Y_b(n) (the irradiance basis, cf. irradianceBasis), written in place.
+    shBasis(camNormal[3 * i], camNormal[3 * i + 1], camNormal[3 * i + 2], Hs, j * SH_COEFFS);
+    for (let q = 0; q < SH_COEFFS; q++) Hs[j * SH_COEFFS + q] *= lambert[q];
     sample(image, screen[2 * i], screen[2 * i + 1], px);
-    obs.set(px, 3 * j);
+    obs[3 * j] = px[0];
+    obs[3 * j + 1] = px[1];
+    obs[3 * j + 2] = px[2];
   }
   const g = new Float64Array(GAMMA_DIM); // γ' (with the offset) while fitting
   const weights = new Float64Array(n).fill(1);
+  const alb = new Float64Array(3 * n); // albedo of the used vertices, gathered once
+  for (let j = 0; j < n; j++) for (let c = 0; c < 3; c++) alb[3 * j + c] = albedo[3 * visible[j] + c];
+  const S = SH_COEFFS, S2 = S * S;
+  const A3 = new Float64Array(3 * S2); // the three channels' 9×9 normal matrices (lower triangle accumulated)
+  const b3 = new Float64Array(3 * S);
+  const res = new Float64Array(n);
   let rms = 0;
   for (let pass = 0; pass < 2; pass++) {
-    for (let c = 0; c < 3; c++) {
-      const A = new Float64Array(SH_COEFFS * SH_COEFFS);
-      const b = new Float64Array(SH_COEFFS);
-      for (let j = 0; j < n; j++) {
-        const w = weights[j], a = albedo[3 * visible[j] + c], o = j * SH_COEFFS;
-        for (let p = 0; p < SH_COEFFS; p++) {
-          const xp = a * Hs[o + p];
-          b[p] += w * xp * obs[3 * j + c];
-          for (let q = 0; q <= p; q++) A[p * SH_COEFFS + q] += w * xp * a * Hs[o + q];
+    // Normal equations of the three channels in one sweep over the vertices; every entry is
+    // accumulated in vertex order, as a per-channel loop would.
+    A3.fill(0);
+    b3.fill(0);
+    for (let j = 0; j < n; j++) {
+      const w = weights[j], o = j * S;
+      for (let c = 0; c < 3; c++) {
+        const a = alb[3 * j + c], y = obs[3 * j + c], oA = c * S2, ob = c * S;
+        for (let p = 0; p < S; p++) {
+          const wxp = w * (a * Hs[o + p]);
+          b3[ob + p] += wxp * y;
+          const wxpa = wxp * a, row = oA + p * S;
+          for (let q = 0; q <= p; q++) A3[row + q] += wxpa * Hs[o + q];
         }
       }
+    }
+    for (let c = 0; c < 3; c++) {
+      const A = A3.subarray(c * S2, (c + 1) * S2);
+      const b = b3.subarray(c * S, (c + 1) * S);
       let tr = 0;
-      for (let p = 0; p < SH_COEFFS; p++) {
-        for (let q = 0; q < p; q++) A[q * SH_COEFFS + p] = A[p * SH_COEFFS + q];
-        tr += A[p * SH_COEFFS + p] / SH_COEFFS;
+      for (let p = 0; p < S; p++) {
+        for (let q = 0; q < p; q++) A[q * S + p] = A[p * S + q];
+        tr += A[p * S + p] / S;
       }
-      for (let p = 1; p < SH_COEFFS; p++) A[p * SH_COEFFS + p] += LIGHTING_RIDGE * tr;
-      const status = choleskySolveRef(A, b, SH_COEFFS, 0);
+      for (let p = 1; p < S; p++) A[p * S + p] += LIGHTING_RIDGE * tr;
+      const status = choleskySolveRef(A, b, S, 0);
       if (status !== CholeskyStatus.OK) throw new MofaError('INTERNAL', `SH lighting solve failed (Cholesky status ${status}); please report this image`);
-      g.set(b, SH_COEFFS * c);
+      g.set(b, S * c);
     }
     // Residuals → RMS and Huber weights for the second pass.
-    const res = new Float64Array(n);
     let sq = 0;
     for (let j = 0; j < n; j++) {
       let r2 = 0;
+      const o = j * S;
       for (let c = 0; c < 3; c++) {
         let e = 0;
-        for (let p = 0; p < SH_COEFFS; p++) e += g[SH_COEFFS * c + p] * Hs[j * SH_COEFFS + p];
-        r2 += (albedo[3 * visible[j] + c] * e - obs[3 * j + c]) ** 2;
+        for (let p = 0; p < S; p++) e += g[S * c + p] * Hs[o + p];
+        r2 += (alb[3 * j + c] * e - obs[3 * j + c]) ** 2;
       }
       res[j] = Math.sqrt(r2 / 3);
       sq += r2 / 3;
