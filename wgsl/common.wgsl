@@ -1,6 +1,6 @@
 // Shared structs, constants and pure helpers of the Opt kernels (docs/design/opt.md).
-// sdk/gpu/wgsl-sources.ts prepends the generated code-layout constants (CODE_*, from
-// sdk/model/code-layout.ts) and this file to every Opt kernel. No bindings live here.
+// sdk/gpu/kernel.ts (optKernelSource) prepends the generated code-layout constants (CODE_*, from
+// sdk/model/code-layout.ts), wgsl/sh.wgsl and this file to every Opt kernel. No bindings live here.
 
 // ---- Per-call camera / lighting / weights, written by sdk/gpu/opt-frame.ts (f64 → f32). ----
 struct OptFrame {
@@ -46,57 +46,7 @@ const J_F_COLUMN: u32 = 257u;
 // photometric j < S: (bitcast<f32>(vertex id), used 0/1, C_j (IRLS norm, Eq. 11), 0)
 // landmark  j ≥ S: (bitcast<f32>(vertex id), target u px, target v px, confidence c_j)
 
-// ---- Real SH basis (shading.ts ordering b = l² + l + m) ----
-const SH_Y0: f32 = 0.28209479177387814;
-const SH_Y1: f32 = 0.4886025119029199;
-const SH_Y2A: f32 = 1.0925484305920792;
-const SH_Y2B: f32 = 0.31539156525252005;
-const SH_Y2C: f32 = 0.5462742152960396;
-
-/// Y_b(n), b = 0..8, for a unit n.
-fn shBasis(n: vec3<f32>) -> array<f32, 9> {
-  return array<f32, 9>(
-    SH_Y0,
-    SH_Y1 * n.y,
-    SH_Y1 * n.z,
-    SH_Y1 * n.x,
-    SH_Y2A * n.x * n.y,
-    SH_Y2A * n.y * n.z,
-    SH_Y2B * (3.0 * n.z * n.z - 1.0),
-    SH_Y2A * n.x * n.z,
-    SH_Y2C * (n.x * n.x - n.y * n.y),
-  );
-}
-
-/// ∇_n Y_b(n), b = 0..8 (gradient of the polynomial, n not renormalised).
-fn shBasisGradient(n: vec3<f32>) -> array<vec3<f32>, 9> {
-  return array<vec3<f32>, 9>(
-    vec3<f32>(0.0),
-    vec3<f32>(0.0, SH_Y1, 0.0),
-    vec3<f32>(0.0, 0.0, SH_Y1),
-    vec3<f32>(SH_Y1, 0.0, 0.0),
-    SH_Y2A * vec3<f32>(n.y, n.x, 0.0),
-    SH_Y2A * vec3<f32>(0.0, n.z, n.y),
-    vec3<f32>(0.0, 0.0, 6.0 * SH_Y2B * n.z),
-    SH_Y2A * vec3<f32>(n.z, 0.0, n.x),
-    2.0 * SH_Y2C * vec3<f32>(n.x, -n.y, 0.0),
-  );
-}
-
-/// Lambertian factors Â_b (π, 2π/3 ×3, π/4 ×5).
-fn shLambertFactor(b: u32) -> f32 {
-  if (b == 0u) { return 3.141592653589793; }
-  if (b < 4u) { return 2.0943951023931953; }
-  return 0.7853981633974483;
-}
-
-/// Eq. (4) irradiance per channel: Σ_b light[b].xyz · Y_b(n).
-fn irradianceRgb(light: array<vec4<f32>, 9>, n: vec3<f32>) -> vec3<f32> {
-  let y = shBasis(n);
-  var e = vec3<f32>(0.0);
-  for (var b = 0u; b < 9u; b++) { e += light[b].xyz * y[b]; }
-  return e;
-}
+// SH basis and Eq. (4) irradiance: wgsl/sh.wgsl (shared with the Refine kernels).
 
 /// R·v for R given by rows.
 fn rotateRows(r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, v: vec3<f32>) -> vec3<f32> {

@@ -65,44 +65,21 @@ struct SurfaceVertex {
   albedo: vec4<f32>,
 }
 
-// ---- Real SH basis (sdk/model/shading.ts ordering b = l² + l + m) ----
-const SH_Y0: f32 = 0.28209479177387814;
-const SH_Y1: f32 = 0.4886025119029199;
-const SH_Y2A: f32 = 1.0925484305920792;
-const SH_Y2B: f32 = 0.31539156525252005;
-const SH_Y2C: f32 = 0.5462742152960396;
+// ---- SH lighting (wgsl/sh.wgsl: basis, gradient, Eq. 4) ----
 
 /// Eq. (4) irradiance per channel at a unit camera-frame normal n: Σ_b light[b].xyz · Y_b(n).
 fn irradiance(n: vec3<f32>) -> vec3<f32> {
-  var e = params.light[0].xyz * SH_Y0;
-  e += params.light[1].xyz * (SH_Y1 * n.y);
-  e += params.light[2].xyz * (SH_Y1 * n.z);
-  e += params.light[3].xyz * (SH_Y1 * n.x);
-  e += params.light[4].xyz * (SH_Y2A * n.x * n.y);
-  e += params.light[5].xyz * (SH_Y2A * n.y * n.z);
-  e += params.light[6].xyz * (SH_Y2B * (3.0 * n.z * n.z - 1.0));
-  e += params.light[7].xyz * (SH_Y2A * n.x * n.z);
-  e += params.light[8].xyz * (SH_Y2C * (n.x * n.x - n.y * n.y));
-  return e;
+  return irradianceRgb(params.light, n);
 }
 
 /// ∂/∂n of Σ_c w_c · irradiance_c(n), with the SH basis differentiated as a polynomial in
 /// (n.x, n.y, n.z) (the normalisation is handled through ∂n/∂m by the caller).
 fn irradianceVjp(n: vec3<f32>, w: vec3<f32>) -> vec3<f32> {
-  // s_b = Σ_c w_c light[b][c]; Y_0 is constant and drops out.
-  let s1 = dot(params.light[1].xyz, w);
-  let s2 = dot(params.light[2].xyz, w);
-  let s3 = dot(params.light[3].xyz, w);
-  let s4 = dot(params.light[4].xyz, w);
-  let s5 = dot(params.light[5].xyz, w);
-  let s6 = dot(params.light[6].xyz, w);
-  let s7 = dot(params.light[7].xyz, w);
-  let s8 = dot(params.light[8].xyz, w);
-  return vec3<f32>(
-    SH_Y1 * s3 + SH_Y2A * (s4 * n.y + s7 * n.z) + 2.0 * SH_Y2C * s8 * n.x,
-    SH_Y1 * s1 + SH_Y2A * (s4 * n.x + s5 * n.z) - 2.0 * SH_Y2C * s8 * n.y,
-    SH_Y1 * s2 + SH_Y2A * (s5 * n.y + s7 * n.x) + 6.0 * SH_Y2B * s6 * n.z,
-  );
+  let g = shBasisGradient(n);
+  var out = vec3<f32>(0.0);
+  // ∇Y_0 = 0: start at b = 1.
+  for (var b = 1u; b < 9u; b++) { out += dot(params.light[b].xyz, w) * g[b]; }
+  return out;
 }
 
 /// R · x (model → camera rotation).

@@ -4,6 +4,7 @@
  * labelled bind-group layouts, pipeline creation and dispatch sizing. No `layout: 'auto'`.
  */
 import commonSource from '../../wgsl/common.wgsl';
+import shSource from '../../wgsl/sh.wgsl';
 import { wgslCodeLayoutConstants } from '../model/code-layout.js';
 import { MofaError } from '../errors.js';
 
@@ -18,7 +19,7 @@ export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
  * sdk/model/code-layout.ts, wgsl/common.wgsl, then the given snippets and the kernel itself.
  */
 export function optKernelSource(kernel: string, ...snippets: string[]): string {
-  return [wgslCodeLayoutConstants(), commonSource, ...snippets, kernel].join('\n');
+  return [wgslCodeLayoutConstants(), shSource, commonSource, ...snippets, kernel].join('\n');
 }
 
 /** A compute pipeline with its explicit, labelled bind-group layout. */

@@ -5,6 +5,7 @@
  * `RefineParams`, and the CSR tables the gather passes read (built once on the CPU).
  */
 import refineCommonSource from '../../wgsl/refine_common.wgsl';
+import shSource from '../../wgsl/sh.wgsl';
 import refineTopologySource from '../../wgsl/refine_topology.wgsl';
 import { MofaError } from '../errors.js';
 import type { RefineState } from '../refine/reference.js';
@@ -29,9 +30,9 @@ export const SURFACE_VERTEX_BYTES = 32;
 /** Kind of a binding of a Refine kernel. */
 export type RefineBindingKind = 'uniform' | 'read-only-storage' | 'storage';
 
-/** Full WGSL module of a Refine kernel: wgsl/refine_common.wgsl, the snippets, then the kernel file. */
+/** Full WGSL module of a Refine kernel: wgsl/sh.wgsl, wgsl/refine_common.wgsl, the snippets, then the kernel file. */
 export function refineKernelSource(kernel: string, ...snippets: string[]): string {
-  return [refineCommonSource, ...snippets, kernel].join('\n');
+  return [shSource, refineCommonSource, ...snippets, kernel].join('\n');
 }
 
 /** wgsl/refine_topology.wgsl: CSR accessors for the kernels that bind `topology`. */
